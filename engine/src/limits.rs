@@ -1,0 +1,1 @@
+//! Bounds of the engine, each with the reason for its value.
