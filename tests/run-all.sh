@@ -236,6 +236,7 @@ start_corral() {
     mkdir -p "$dir/data"
     write_common_config "$dir/zoo.cfg"
     server_log="$dir/server.log"
+    : >"$dir/stdout"
     "$bin" --port 0 --data-dir "$dir/data" --config "$dir/zoo.cfg" >"$dir/stdout" 2>"$server_log" &
     server_pid=$!
     local deadline=$((SECONDS + SERVER_START_TIMEOUT_S)) line=""

@@ -105,12 +105,14 @@ impl Consensus {
             core.append(&entries)?;
             if let Some(hard_state) = hard_state {
                 let last_index = records.last().map_or(0, |record| record.index);
-                let mut raft_state = RaftHardState::default();
-                raft_state.term = hard_state.term;
-                raft_state.vote = hard_state.vote;
                 // A commit index beyond the recovered log would make raft panic; the log is the
                 // truth for what survived.
-                raft_state.commit = hard_state.commit.min(last_index);
+                let raft_state = RaftHardState {
+                    term: hard_state.term,
+                    vote: hard_state.vote,
+                    commit: hard_state.commit.min(last_index),
+                    ..Default::default()
+                };
                 core.set_hardstate(raft_state);
             }
         }

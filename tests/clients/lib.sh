@@ -47,6 +47,10 @@ client_fail() {
     echo "  ---- output since that command ----" >&2
     tail -c +"$((SESSION_OFFSET + 1))" "$SESSION_OUT" | sed 's/^/  | /' >&2 || true
     echo "  ---- end of output ----" >&2
+    if [[ -n "${CLIENT_TRANSCRIPT_DIR:-}" ]]; then
+        mkdir -p "$CLIENT_TRANSCRIPT_DIR"
+        cp "$SESSION_OUT" "$CLIENT_TRANSCRIPT_DIR/$SESSION_NAME.failed.txt" || true
+    fi
     exit 1
 }
 

@@ -89,8 +89,12 @@ session_a() {
     expect "Created $p/ttl"
     send "create -c $p/cont"
     expect "Created $p/cont"
+    # A node created without data holds null, not an empty array: ZooKeeper returns a
+    # buffer of length -1 and zkCli prints "null" (dataLength is still 0).
+    send "get $p/cont"
+    expect "null"
     send "stat $p/ttl"
-    expect "ephemeralOwner = 0x0" "dataLength = 1"
+    expect "ephemeralOwner = 0x0" "dataLength = 1" "dataVersion = 0"
 
     # ACLs: world-readable-only node, then a node only alice may touch.
     send "create $p/ro data world:anyone:r"

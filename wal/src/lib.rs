@@ -4,7 +4,7 @@
 //! are opaque here: the caller gives (index, term, payload bytes).
 //!
 //! # Modules
-//! - `wal`: the [`Wal`] handle, [`WalOptions`]; open (recover) and append.
+//! - `wal`: the [`Wal`] handle, [`WalOptions`]; open (recover), append, release old segments.
 //! - `recovery`: reading segments back, validating frames, repairing a torn tail.
 //! - `format`: encoding and decoding of frames and records.
 //! - `segment`: segment file names, zero-filled preallocation, the O_DIRECT write path.
@@ -160,7 +160,8 @@ pub struct Recovered {
     pub entries: Vec<LogEntry>,
     /// The last hard state written, if any.
     pub hard_state: Option<HardState>,
-    /// Bytes of a torn last frame discarded (and zeroed) at the end of the last segment.
+    /// Bytes discarded as a torn tail: from the end of the last valid frame of the last segment
+    /// to the last non-zero byte after it (0 when the log ended cleanly). They are zeroed.
     pub truncated_tail_bytes: u64,
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corral_engine::acl;
-use corral_engine::types::{ErrorCode, Id, OpResult, Txn, WriteOp};
+use corral_engine::types::{Id, OpResult, Txn, WriteOp};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -25,15 +25,15 @@ use super::signal::Signal;
 use super::stats::ConnectionStats;
 use super::{now_ms, Shared};
 use crate::jute::{
-    decode_connect, decode_request, encode_connect_response, encode_reply, encode_write_reply,
-    ConnectResponse, DecodeError, Reply, ReplyShape, Request, AUTH_REPLY_ZXID,
+    decode_connect, decode_request_with, encode_connect_response, encode_reply, encode_write_reply,
+    ConnectResponse, DecodeError, DecodeOptions, Reply, ReplyShape, Request, AUTH_REPLY_ZXID,
 };
 use crate::limits::{
     CONNECTION_OUTPUT_BYTES_MAX, FLUSH_GRACE_MS, PENDING_REQUESTS_MAX, READ_BUFFER_BYTES,
 };
 
-/// Reply xids ZooKeeper uses for requests that have no client xid of their own.
-const XID_AUTH: i32 = -4;
+/// Why reading stopped when the peer simply hung up: not worth more than a debug line.
+const CLIENT_CLOSED: &str = "the client closed the connection";
 
 /// A request waiting for its turn in the session's order.
 pub enum Pending {
@@ -54,10 +54,8 @@ pub enum Pending {
         request: Request,
         started: Instant,
     },
-    Error {
-        xid: i32,
-        code: ErrorCode,
-    },
+    /// A request ZooKeeper refuses while decoding; some refusals close the connection.
+    Refused(DecodeError),
 }
 
 pub struct Conn {
@@ -153,8 +151,10 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         .insert(conn.id, conn.stats.clone());
     let (reader, writer) = futures_lite::io::split(stream);
     let writer_task = glommio::spawn_local(write_loop(shard.shared.clone(), conn.clone(), writer));
-    if let Err(reason) = read_loop(&shard, &conn, reader).await {
-        log::info!("closing connection from {peer}: {reason}");
+    match read_loop(&shard, &conn, reader).await {
+        Ok(()) => {}
+        Err(reason) if reason == CLIENT_CLOSED => log::debug!("{peer}: {reason}"),
+        Err(reason) => log::info!("closing connection from {peer}: {reason}"),
     }
     conn.close();
     let flush = glommio::timer::timeout(Duration::from_millis(FLUSH_GRACE_MS), async {
@@ -238,7 +238,7 @@ impl FrameReader {
                 .await
                 .map_err(|error| format!("read failed: {error}"))?;
             if read == 0 {
-                return Err("the client closed the connection".into());
+                return Err(CLIENT_CLOSED.into());
             }
             self.end += read;
         }
@@ -296,6 +296,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
 ) -> Result<(), String> {
     let mut frames = FrameReader::new(shard.shared.config.jute_max_buffer);
     let prefix = frames.prefix(&mut reader).await?;
+    // The first packet (a four-letter word or the connect request) counts as received.
+    conn.stats.received.fetch_add(1, Ordering::Relaxed);
+    shard
+        .shared
+        .stats
+        .packets_received
+        .fetch_add(1, Ordering::Relaxed);
     if let Some(word) = crate::fourlw::four_letter_word(prefix) {
         let text = requests::four_letter_word(shard, word);
         conn.push_output(|out| out.extend_from_slice(text.as_bytes()));
@@ -452,15 +459,15 @@ async fn submit(shard: &Rc<Shard>, conn: &Rc<Conn>, txn: Txn) -> Result<(), Stri
 
 async fn handle_frame(shard: &Rc<Shard>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(), String> {
     let started = Instant::now();
-    let (header, request) = match decode_request(frame) {
+    let options = DecodeOptions {
+        extended_types_enabled: shard.shared.config.extended_types_enabled,
+    };
+    let (header, request) = match decode_request_with(frame, &options) {
         Ok(decoded) => decoded,
         Err(DecodeError::Malformed(reason)) => return Err(format!("malformed request: {reason}")),
-        Err(DecodeError::Reply { xid, code, .. }) => {
-            enqueue(shard, conn, Pending::Error { xid, code });
+        Err(refusal) => {
+            enqueue(shard, conn, Pending::Refused(refusal));
             return Ok(());
-        }
-        Err(DecodeError::Unknown { opcode, .. }) => {
-            return Err(format!("unknown request type {opcode}"))
         }
     };
     let xid = header.xid;
@@ -477,17 +484,6 @@ async fn handle_frame(shard: &Rc<Shard>, conn: &Rc<Conn>, frame: &[u8]) -> Resul
             submit(shard, conn, txn).await
         }
         Request::Write(write) => {
-            if !shard.shared.config.extended_types_enabled && uses_ttl(&write.op) {
-                enqueue(
-                    shard,
-                    conn,
-                    Pending::Error {
-                        xid,
-                        code: ErrorCode::Unimplemented,
-                    },
-                );
-                return Ok(());
-            }
             conn.pending.borrow_mut().push_back(Pending::Write {
                 xid,
                 shape: write.shape,
@@ -496,7 +492,7 @@ async fn handle_frame(shard: &Rc<Shard>, conn: &Rc<Conn>, frame: &[u8]) -> Resul
             let txn = write_txn(conn, xid, write.op);
             submit(shard, conn, txn).await
         }
-        Request::Auth { scheme, auth, .. } => authenticate(shard, conn, &scheme, &auth),
+        Request::Auth { scheme, auth, .. } => authenticate(shard, conn, xid, &scheme, &auth),
         Request::Sasl { .. } => {
             conn.push_output(|out| encode_reply(out, xid, AUTH_REPLY_ZXID, Ok(Reply::Sasl(None))));
             Ok(())
@@ -526,17 +522,15 @@ fn write_txn(conn: &Conn, xid: i32, op: WriteOp) -> Txn {
     }
 }
 
-fn uses_ttl(op: &WriteOp) -> bool {
-    match op {
-        WriteOp::Create(create) => create.mode.is_ttl(),
-        WriteOp::Multi(ops) => ops.iter().any(uses_ttl),
-        _ => false,
-    }
-}
-
 /// addauth is answered at once, outside the session's order, as ZooKeeper does; a failed
 /// authentication is answered with AuthFailed and the connection is closed.
-fn authenticate(shard: &Shard, conn: &Conn, scheme: &str, auth: &[u8]) -> Result<(), String> {
+fn authenticate(
+    shard: &Shard,
+    conn: &Conn,
+    xid: i32,
+    scheme: &str,
+    auth: &[u8],
+) -> Result<(), String> {
     let super_digest = shard.shared.config.super_digest.as_deref();
     match acl::authenticate(scheme, auth, super_digest) {
         Ok(ids) => {
@@ -547,11 +541,11 @@ fn authenticate(shard: &Shard, conn: &Conn, scheme: &str, auth: &[u8]) -> Result
                 }
             }
             drop(known);
-            conn.push_output(|out| encode_reply(out, XID_AUTH, AUTH_REPLY_ZXID, Ok(Reply::Empty)));
+            conn.push_output(|out| encode_reply(out, xid, AUTH_REPLY_ZXID, Ok(Reply::Empty)));
             Ok(())
         }
         Err(code) => {
-            conn.push_output(|out| encode_reply(out, XID_AUTH, AUTH_REPLY_ZXID, Err(code)));
+            conn.push_output(|out| encode_reply(out, xid, AUTH_REPLY_ZXID, Err(code)));
             Err(format!("authentication with scheme {scheme} failed"))
         }
     }
@@ -581,9 +575,13 @@ fn execute(shard: &Shard, conn: &Conn, pending: Pending) {
             requests::execute(shard, conn, xid, request);
             record_latency(shard, conn, started);
         }
-        Pending::Error { xid, code } => {
+        Pending::Refused(refusal) => {
             let zxid = shard.state().last_zxid();
-            conn.push_output(|out| encode_reply(out, xid, zxid, Err(code)));
+            let mut close = false;
+            conn.push_output(|out| close = refusal.encode_reply(out, zxid));
+            if close {
+                conn.close();
+            }
         }
         Pending::Connect { .. } | Pending::Write { .. } | Pending::Close { .. } => {
             unreachable!("writes are completed by their publication, never executed locally")
@@ -638,7 +636,7 @@ pub fn complete_write(shard: &Shard, conn: &Conn, reply: WriteReply) {
             record_latency(shard, conn, started);
             conn.close();
         }
-        Pending::Read { .. } | Pending::Error { .. } => {
+        Pending::Read { .. } | Pending::Refused(_) => {
             unreachable!("a read never waits at the head of the queue")
         }
     }
@@ -646,7 +644,7 @@ pub fn complete_write(shard: &Shard, conn: &Conn, reply: WriteReply) {
         let next = {
             let mut pending = conn.pending.borrow_mut();
             match pending.front() {
-                Some(Pending::Read { .. } | Pending::Error { .. }) => pending.pop_front(),
+                Some(Pending::Read { .. } | Pending::Refused(_)) => pending.pop_front(),
                 _ => None,
             }
         };

@@ -92,7 +92,15 @@ fn gather(shard: &Shard, word: &str) -> FourLetterInput {
         max_file_descriptors: max_fds,
         ..ServerStats::default()
     };
-    let mut conf = ConfInfo::from_config(&shared.config, 0, 0);
+    let (data_dir_size, data_log_size) = if word == "dirs" {
+        (
+            directory_bytes(&shared.config.data_dir),
+            directory_bytes(&shared.config.data_log_dir),
+        )
+    } else {
+        (0, 0)
+    };
+    let mut conf = ConfInfo::from_config(&shared.config, data_dir_size, data_log_size);
     conf.client_port = shared.client_port();
     let mut input = FourLetterInput {
         serving: true,
@@ -193,4 +201,19 @@ fn environment_facts() -> EnvironmentFacts {
         memory_max_mb: 0,
         memory_total_mb: 0,
     }
+}
+
+/// Bytes of the files under `dir`, as `dirs` reports them; unreadable entries count as empty.
+fn directory_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(metadata) if metadata.is_dir() => directory_bytes(&entry.path()),
+            Ok(metadata) => metadata.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }

@@ -46,13 +46,22 @@ pub struct WriteReply {
     pub result: OpResult,
 }
 
-/// What every shard receives after each applied ready.
-pub struct Publish {
-    pub state: Arc<State>,
-    pub replies: Vec<WriteReply>,
-    pub triggers: Arc<Vec<WatchTrigger>>,
-    /// Sessions closed or expired by this publication: their connections are closed.
-    pub closed_sessions: Arc<Vec<SessionId>>,
+/// What every shard receives after each applied ready, in two phases. A write is answered only
+/// once every shard serves the state that holds it, so no client can read older data on another
+/// shard after any client was told the write succeeded (a standalone ZooKeeper's guarantee).
+pub enum ShardMessage {
+    /// The new root and the watch events it fires; the shard acknowledges once it serves it.
+    Publish {
+        state: Arc<State>,
+        triggers: Arc<Vec<WatchTrigger>>,
+        applied: flume::Sender<()>,
+    },
+    /// Sent once every shard acknowledged the publication: the replies to this shard's writes,
+    /// then the sessions closed or expired (their connections are closed after the replies).
+    Complete {
+        replies: Vec<WriteReply>,
+        closed_sessions: Arc<Vec<SessionId>>,
+    },
 }
 
 pub struct Pipeline {
@@ -61,12 +70,13 @@ pub struct Pipeline {
     state: State,
     wal: WalHandle,
     inbox: flume::Receiver<ToPipeline>,
-    outboxes: Vec<flume::Sender<Publish>>,
+    outboxes: Vec<flume::Sender<ShardMessage>>,
     routes: HashMap<u64, Vec<Option<Route>>>,
     next_proposal_id: u64,
     sessions: SessionTracker,
     next_session_id: i64,
     encode_buffer: Vec<u8>,
+    serving: bool,
 }
 
 impl Pipeline {
@@ -75,7 +85,7 @@ impl Pipeline {
         consensus: Consensus,
         wal: WalHandle,
         inbox: flume::Receiver<ToPipeline>,
-        outboxes: Vec<flume::Sender<Publish>>,
+        outboxes: Vec<flume::Sender<ShardMessage>>,
     ) -> Self {
         let start_ms = now_ms();
         Pipeline {
@@ -93,6 +103,7 @@ impl Pipeline {
             // ZooKeeper's layout: server id in the top byte, then the start time in ms.
             next_session_id: ((1i64) << 56) | ((start_ms << 24) as u64 >> 8) as i64,
             encode_buffer: Vec::new(),
+            serving: false,
         }
     }
 
@@ -111,6 +122,7 @@ impl Pipeline {
     }
 
     pub async fn run(mut self) -> Result<(), ServerError> {
+        self.serving = true;
         let tick = Duration::from_millis(RAFT_TICK_MS);
         let mut next_tick = Instant::now() + tick;
         let housekeeping_every =
@@ -338,22 +350,43 @@ impl Pipeline {
     }
 
     async fn publish(&mut self, mut output: Output) -> Result<(), ServerError> {
-        if !output.changed && output.replies.is_empty() {
+        // During recovery no shard runs yet: they start from the recovered state instead.
+        if !self.serving || (!output.changed && output.replies.is_empty()) {
             return Ok(());
         }
         let state = Arc::new(self.state.clone());
         let triggers = Arc::new(std::mem::take(&mut output.triggers));
         let closed = Arc::new(std::mem::take(&mut output.closed_sessions));
-        for (shard, outbox) in self.outboxes.iter().enumerate() {
-            let publish = Publish {
+        let (applied, acknowledgements) = flume::bounded(self.outboxes.len());
+        let mut expected = 0;
+        for outbox in &self.outboxes {
+            let publish = ShardMessage::Publish {
                 state: state.clone(),
-                replies: output.replies.remove(&shard).unwrap_or_default(),
                 triggers: triggers.clone(),
+                applied: applied.clone(),
+            };
+            // A shard that stopped has no connections left to answer.
+            if outbox.send_async(publish).await.is_ok() {
+                expected += 1;
+            }
+        }
+        drop(applied);
+        for _ in 0..expected {
+            if acknowledgements.recv_async().await.is_err() {
+                break;
+            }
+        }
+        for (shard, outbox) in self.outboxes.iter().enumerate() {
+            let replies = output.replies.remove(&shard).unwrap_or_default();
+            if replies.is_empty() && closed.is_empty() {
+                continue;
+            }
+            let complete = ShardMessage::Complete {
+                replies,
                 closed_sessions: closed.clone(),
             };
-            if outbox.send_async(publish).await.is_err() {
-                // A shard that stopped has no connections left to answer.
-                log::debug!("shard {shard} is gone; publication dropped");
+            if outbox.send_async(complete).await.is_err() {
+                log::debug!("shard {shard} is gone; replies dropped");
             }
         }
         self.shared.set_last_zxid(self.state.last_zxid());

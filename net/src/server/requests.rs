@@ -2,7 +2,7 @@
 //! pings and whoAmI. Writes go to the pipeline instead (see `connection`).
 
 use corral_engine::state::State;
-use corral_engine::types::{ErrorCode, EventType};
+use corral_engine::types::{ErrorCode, EventType, Id};
 
 use super::connection::Conn;
 use super::shard::Shard;
@@ -118,7 +118,17 @@ pub fn execute(shard: &Shard, conn: &Conn, xid: i32, request: Request) {
             conn.push_output(|out| encode_reply(out, xid, zxid, Ok(Reply::Empty)));
         }
         Request::WhoAmI => {
-            let ids = conn.auth.borrow().clone();
+            // ZooKeeper reports the user name a scheme's provider derives from each id: for
+            // digest ids the name before the hash.
+            let ids: Vec<Id> = conn
+                .auth
+                .borrow()
+                .iter()
+                .map(|id| match (id.scheme.as_str(), id.id.split_once(':')) {
+                    ("digest", Some((user, _))) => Id::new("digest", user),
+                    _ => id.clone(),
+                })
+                .collect();
             conn.push_output(|out| encode_reply(out, xid, zxid, Ok(Reply::WhoAmI(&ids))));
         }
         Request::Write(_) | Request::CloseSession | Request::Auth { .. } | Request::Sasl { .. } => {

@@ -16,12 +16,13 @@ use futures_lite::future;
 use glommio::net::{AcceptedTcpStream, TcpListener};
 
 use super::connection::{self, Conn};
-use super::pipeline::{Pipeline, Publish, ToPipeline};
+use super::pipeline::{Pipeline, ShardMessage, ToPipeline, WriteReply};
 use super::wal_thread::WalHandle;
 use super::watches::WatchManager;
 use super::{ServerError, Shared, SHUTDOWN_GRACE};
-use crate::jute::encode_event;
+use crate::jute::{encode_event, NOTIFICATION_ZXID};
 use crate::limits::TOUCH_INTERVAL_MS;
+use corral_engine::types::{SessionId, WatchTrigger};
 
 /// SyncConnected, the keeper state of every watch event a live session receives.
 const STATE_SYNC_CONNECTED: i32 = 3;
@@ -55,20 +56,38 @@ impl Shard {
         self.state.borrow().clone()
     }
 
-    fn handle_publish(&self, publish: Publish) {
-        *self.state.borrow_mut() = publish.state;
+    fn handle(&self, message: ShardMessage) {
+        match message {
+            ShardMessage::Publish {
+                state,
+                triggers,
+                applied,
+            } => {
+                self.publish(state, &triggers);
+                // The pipeline waits for every shard; if it is gone there is nobody to tell.
+                let _ = applied.send(());
+            }
+            ShardMessage::Complete {
+                replies,
+                closed_sessions,
+            } => self.complete(replies, &closed_sessions),
+        }
+    }
+
+    fn publish(&self, state: Arc<State>, triggers: &[WatchTrigger]) {
+        *self.state.borrow_mut() = state;
         let conns = self.conns.borrow();
-        if !publish.triggers.is_empty() {
+        if !triggers.is_empty() {
             let mut notified = Vec::new();
             let mut watches = self.watches();
-            for trigger in publish.triggers.iter() {
+            for trigger in triggers {
                 watches.trigger(&trigger.path, trigger.event, &mut notified);
                 for conn_id in &notified {
                     if let Some(conn) = conns.get(conn_id) {
                         conn.push_output(|out| {
                             encode_event(
                                 out,
-                                trigger.zxid,
+                                NOTIFICATION_ZXID,
                                 trigger.event as i32,
                                 STATE_SYNC_CONNECTED,
                                 &trigger.path,
@@ -78,17 +97,19 @@ impl Shard {
                 }
             }
         }
-        drop(conns);
-        for reply in publish.replies {
+    }
+
+    fn complete(&self, replies: Vec<WriteReply>, closed_sessions: &[SessionId]) {
+        for reply in replies {
             let conn = self.conns.borrow().get(&reply.conn_id).cloned();
             if let Some(conn) = conn {
                 connection::complete_write(self, &conn, reply);
             }
         }
-        if !publish.closed_sessions.is_empty() {
+        if !closed_sessions.is_empty() {
             let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
             for conn in conns {
-                if publish.closed_sessions.contains(&conn.session_id.get()) {
+                if closed_sessions.contains(&conn.session_id.get()) {
                     conn.close();
                 }
             }
@@ -123,7 +144,7 @@ pub async fn run_shard(
     id: usize,
     shared: Arc<Shared>,
     to_pipeline: flume::Sender<ToPipeline>,
-    publish_rx: flume::Receiver<Publish>,
+    publish_rx: flume::Receiver<ShardMessage>,
     accept_rx: flume::Receiver<AcceptedTcpStream>,
     state: Arc<State>,
 ) {
@@ -139,8 +160,8 @@ pub async fn run_shard(
     let publisher = {
         let shard = shard.clone();
         glommio::spawn_local(async move {
-            while let Ok(publish) = publish_rx.recv_async().await {
-                shard.handle_publish(publish);
+            while let Ok(message) = publish_rx.recv_async().await {
+                shard.handle(message);
             }
         })
     };
@@ -173,12 +194,12 @@ pub async fn run_shard(
 pub struct LeaderParts {
     pub shared: Arc<Shared>,
     pub to_pipeline: flume::Sender<ToPipeline>,
-    pub publish_rx: flume::Receiver<Publish>,
+    pub publish_rx: flume::Receiver<ShardMessage>,
     pub accept_rx: flume::Receiver<AcceptedTcpStream>,
     pub consensus: Consensus,
     pub wal: WalHandle,
     pub inbox: flume::Receiver<ToPipeline>,
-    pub outboxes: Vec<flume::Sender<Publish>>,
+    pub outboxes: Vec<flume::Sender<ShardMessage>>,
     pub acceptors: Vec<flume::Sender<AcceptedTcpStream>>,
     pub initial_tx: flume::Sender<Arc<State>>,
     pub on_listening: Box<dyn FnOnce(SocketAddr) + Send>,
@@ -268,6 +289,8 @@ async fn accept_loop(
             }
         };
         if !admit(shared, &accepted) {
+            // An accepted stream closes its socket only once bound to an executor.
+            drop(accepted.bind_to_executor());
             continue;
         }
         let shard = next % acceptors.len();

@@ -92,9 +92,15 @@ impl ConnectionStats {
         }
     }
 
+    /// What `crst` clears, as ZooKeeper's resetStats does.
     pub fn reset(&self) {
         self.received.store(0, Ordering::Relaxed);
         self.sent.store(0, Ordering::Relaxed);
+        self.last_cxid.store(-1, Ordering::Relaxed);
+        self.last_zxid.store(-1, Ordering::Relaxed);
+        self.last_opcode.store(-1, Ordering::Relaxed);
+        self.last_response_ms.store(0, Ordering::Relaxed);
+        self.last_latency_ms.store(0, Ordering::Relaxed);
         self.latency.reset();
     }
 }

@@ -1,7 +1,8 @@
 //! Test harness shared by the integration tests of `corral-tools`.
 //!
 //! A [`Server`] is one of three things, chosen by the `CORRAL_TEST_ZK` environment variable:
-//! - unset: the `corral` binary of this package, started on a fresh temporary data directory;
+//! - unset: the `corral` binary of this package (or `CORRAL_BIN`, a path to another build),
+//!   started on a fresh temporary data directory;
 //! - `spawn`: a real Apache ZooKeeper 3.8 (Debian's `zookeeper` package), started the same way,
 //!   so every test, including restarts and custom configs, can be checked against ZooKeeper;
 //! - `host:port`: an already running external server shared by all tests; it cannot be
@@ -49,9 +50,18 @@ const DEFAULT_CONFIG: &[(&str, &str)] = &[
 /// property name. A zoo.cfg key `k` unknown to ZooKeeper becomes the property `zookeeper.k`,
 /// which is not what these are read as, so the harness passes them with `-D`.
 const ZK_SYSTEM_PROPERTIES: &[(&str, &str)] = &[
-    ("superDigest", "zookeeper.DigestAuthenticationProvider.superDigest"),
-    ("znode.container.checkIntervalMs", "znode.container.checkIntervalMs"),
-    ("znode.container.maxNeverUsedIntervalMs", "znode.container.maxNeverUsedIntervalMs"),
+    (
+        "superDigest",
+        "zookeeper.DigestAuthenticationProvider.superDigest",
+    ),
+    (
+        "znode.container.checkIntervalMs",
+        "znode.container.checkIntervalMs",
+    ),
+    (
+        "znode.container.maxNeverUsedIntervalMs",
+        "znode.container.maxNeverUsedIntervalMs",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,19 +108,32 @@ impl Server {
                     config: BTreeMap::new(),
                     child: None,
                 };
-            },
+            }
         };
-        let mut config: BTreeMap<String, String> =
-            DEFAULT_CONFIG.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut config: BTreeMap<String, String> = DEFAULT_CONFIG
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for line in config_lines {
-            let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("config line without '=': {line}"));
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("config line without '=': {line}"));
             config.insert(key.trim().to_string(), value.trim().to_string());
         }
-        let dir = tempfile::Builder::new().prefix("corral-test-").tempdir().expect("create temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir()
+            .expect("create temp dir");
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("create data dir");
-        let mut server =
-            Server { kind, address: String::new(), dir: Some(dir), data_dir, config, child: None };
+        let mut server = Server {
+            kind,
+            address: String::new(),
+            dir: Some(dir),
+            data_dir,
+            config,
+            child: None,
+        };
         server.launch();
         server
     }
@@ -144,7 +167,10 @@ impl Server {
     }
 
     pub fn data_dir(&self) -> &Path {
-        assert!(!self.is_external(), "an external server's data dir is unknown");
+        assert!(
+            !self.is_external(),
+            "an external server's data dir is unknown"
+        );
         &self.data_dir
     }
 
@@ -176,7 +202,9 @@ impl Server {
     fn dir_path(&self) -> &Path {
         match &self.dir {
             Some(dir) => dir.path(),
-            None => panic!("CORRAL_TEST_ZK names an external server: it cannot be restarted or inspected"),
+            None => panic!(
+                "CORRAL_TEST_ZK names an external server: it cannot be restarted or inspected"
+            ),
         }
     }
 
@@ -195,21 +223,27 @@ impl Server {
     }
 
     fn open_log(&self) -> std::fs::File {
-        std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open server log")
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open server log")
     }
 
     fn launch(&mut self) {
         match self.kind {
             Kind::Corral => self.launch_corral(),
             Kind::SpawnedZooKeeper => self.launch_zookeeper(),
-            Kind::External => panic!("CORRAL_TEST_ZK names an external server: it cannot be restarted"),
+            Kind::External => {
+                panic!("CORRAL_TEST_ZK names an external server: it cannot be restarted")
+            }
         }
     }
 
     fn launch_corral(&mut self) {
         let config = self.write_config(None);
         let log = self.open_log();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_corral"))
+        let mut child = Command::new(corral_binary())
             .arg("--config")
             .arg(&config)
             .args(["--port", "0", "--data-dir"])
@@ -221,8 +255,9 @@ impl Server {
             .expect("spawn corral");
         let stdout = child.stdout.take().expect("piped stdout");
         self.child = Some(child);
-        let port = wait_for_listening_line(stdout, self.open_log())
-            .unwrap_or_else(|why| panic!("corral did not start: {why}\n--- log ---\n{}", self.log()));
+        let port = wait_for_listening_line(stdout, self.open_log()).unwrap_or_else(|why| {
+            panic!("corral did not start: {why}\n--- log ---\n{}", self.log())
+        });
         self.address = format!("127.0.0.1:{port}");
     }
 
@@ -249,7 +284,11 @@ impl Server {
         self.address = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + START_TIMEOUT;
         while !zookeeper_is_serving(&self.address) {
-            assert!(Instant::now() < deadline, "ZooKeeper did not start\n--- log ---\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "ZooKeeper did not start\n--- log ---\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -267,15 +306,19 @@ impl Server {
             match child.try_wait().expect("wait for server") {
                 Some(status) => {
                     if signal == libc::SIGTERM && self.kind == Kind::Corral {
-                        assert!(status.success(), "corral exited with {status} after SIGTERM\n{}", self.log());
+                        assert!(
+                            status.success(),
+                            "corral exited with {status} after SIGTERM\n{}",
+                            self.log()
+                        );
                     }
                     return;
-                },
+                }
                 None if Instant::now() >= deadline => {
                     child.kill().ok();
                     child.wait().ok();
                     panic!("server did not exit within {STOP_TIMEOUT:?} of signal {signal}");
-                },
+                }
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
         }
@@ -291,9 +334,20 @@ impl Drop for Server {
     }
 }
 
+/// The binary under test: `CORRAL_BIN` when set (e.g. a release build), else this package's.
+fn corral_binary() -> PathBuf {
+    match std::env::var_os("CORRAL_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_corral")),
+    }
+}
+
 /// Reads the child's stdout until `corral listening on IP:PORT` and returns PORT; a thread
 /// keeps copying the rest of stdout to the log so the child never blocks on a full pipe.
-fn wait_for_listening_line(stdout: std::process::ChildStdout, mut log: std::fs::File) -> Result<u16, String> {
+fn wait_for_listening_line(
+    stdout: std::process::ChildStdout,
+    mut log: std::fs::File,
+) -> Result<u16, String> {
     let (sender, receiver) = mpsc::channel::<Result<u16, String>>();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -303,7 +357,7 @@ fn wait_for_listening_line(stdout: std::process::ChildStdout, mut log: std::fs::
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {},
+                Ok(_) => {}
             }
             log.write_all(line.as_bytes()).ok();
             if !sent {
@@ -314,7 +368,9 @@ fn wait_for_listening_line(stdout: std::process::ChildStdout, mut log: std::fs::
             }
         }
         if !sent {
-            sender.send(Err("stdout closed before the listening line".to_string())).ok();
+            sender
+                .send(Err("stdout closed before the listening line".to_string()))
+                .ok();
         }
     });
     match receiver.recv_timeout(START_TIMEOUT) {
@@ -353,16 +409,25 @@ pub fn four_letter_word(address: &str, word: &str) -> Option<String> {
 
 /// Connects a client with the default session timeout.
 pub async fn connect(server: &Server) -> zk::Client {
-    connect_with(server, zk::Client::connector().session_timeout(SESSION_TIMEOUT)).await
+    connect_with(
+        server,
+        zk::Client::connector().session_timeout(SESSION_TIMEOUT),
+    )
+    .await
 }
 
 /// Connects with a caller-configured connector (auth, session timeout, session to resume).
 pub async fn connect_with(server: &Server, connector: &mut zk::Connector) -> zk::Client {
-    try_connect_with(server, connector).await.unwrap_or_else(|err| panic!("connect to {}: {err}", server.address()))
+    try_connect_with(server, connector)
+        .await
+        .unwrap_or_else(|err| panic!("connect to {}: {err}", server.address()))
 }
 
 /// Like [`connect_with`] but returns the error (e.g. SessionExpired for a bad password).
-pub async fn try_connect_with(server: &Server, connector: &mut zk::Connector) -> Result<zk::Client, zk::Error> {
+pub async fn try_connect_with(
+    server: &Server,
+    connector: &mut zk::Connector,
+) -> Result<zk::Client, zk::Error> {
     match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(&server.address())).await {
         Ok(result) => result,
         Err(_) => Err(zk::Error::Timeout),
@@ -372,7 +437,11 @@ pub async fn try_connect_with(server: &Server, connector: &mut zk::Connector) ->
 /// A fresh absolute path, unique across the tests of all processes sharing one server.
 pub fn unique_root() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!("/t-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "/t-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Awaits `future` for at most [`STEP_TIMEOUT`], panicking with `what` when it takes longer.
@@ -388,17 +457,23 @@ pub fn digest_id(user: &str, password: &str) -> String {
     use base64::Engine as _;
     use sha1::Digest as _;
     let hash = sha1::Sha1::digest(format!("{user}:{password}").as_bytes());
-    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 /// `world:anyone` ALL options for each create mode, the ones almost every test uses.
-pub const PERSISTENT: zk::CreateOptions<'static> = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-pub const EPHEMERAL: zk::CreateOptions<'static> = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+pub const PERSISTENT: zk::CreateOptions<'static> =
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+pub const EPHEMERAL: zk::CreateOptions<'static> =
+    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
 pub const PERSISTENT_SEQUENTIAL: zk::CreateOptions<'static> =
     zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
 pub const EPHEMERAL_SEQUENTIAL: zk::CreateOptions<'static> =
     zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
-pub const CONTAINER: zk::CreateOptions<'static> = zk::CreateMode::Container.with_acls(zk::Acls::anyone_all());
+pub const CONTAINER: zk::CreateOptions<'static> =
+    zk::CreateMode::Container.with_acls(zk::Acls::anyone_all());
 
 /// Creates a fresh persistent [`unique_root`] and returns its path.
 pub async fn create_root(client: &zk::Client) -> String {

@@ -116,7 +116,11 @@ pub struct Reader<'a>(pub &'a [u8]);
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> &'a [u8] {
-        assert!(self.0.len() >= n, "reply truncated: need {n} bytes, have {}", self.0.len());
+        assert!(
+            self.0.len() >= n,
+            "reply truncated: need {n} bytes, have {}",
+            self.0.len()
+        );
         let (head, tail) = self.0.split_at(n);
         self.0 = tail;
         head
@@ -136,7 +140,10 @@ impl<'a> Reader<'a> {
         if len < 0 {
             return None;
         }
-        Some(self.take(usize::try_from(len).expect("non-negative")).to_vec())
+        Some(
+            self.take(usize::try_from(len).expect("non-negative"))
+                .to_vec(),
+        )
     }
     pub fn str(&mut self) -> String {
         String::from_utf8(self.buf().unwrap_or_default()).expect("utf-8 string")
@@ -242,7 +249,7 @@ pub async fn write_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Res
 pub async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len).await {
-        Ok(_) => {},
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
         Err(e) => return Err(e),
@@ -253,9 +260,25 @@ pub async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8
 }
 
 /// Encodes a ConnectRequest (45-byte form with readOnly).
-pub fn connect_request(timeout_ms: i32, session_id: i64, password: &[u8], last_zxid_seen: i64) -> Vec<u8> {
-    let password = if password.is_empty() { vec![0u8; 16] } else { password.to_vec() };
-    Writer::new().int(0).long(last_zxid_seen).int(timeout_ms).long(session_id).buf(&password).bool(false).into_vec()
+pub fn connect_request(
+    timeout_ms: i32,
+    session_id: i64,
+    password: &[u8],
+    last_zxid_seen: i64,
+) -> Vec<u8> {
+    let password = if password.is_empty() {
+        vec![0u8; 16]
+    } else {
+        password.to_vec()
+    };
+    Writer::new()
+        .int(0)
+        .long(last_zxid_seen)
+        .int(timeout_ms)
+        .long(session_id)
+        .buf(&password)
+        .bool(false)
+        .into_vec()
 }
 
 /// Opens a TCP connection and performs the handshake; `None` when the server closes the
@@ -266,10 +289,14 @@ pub async fn handshake(
     session_id: i64,
     password: &[u8],
 ) -> (TcpStream, Option<ConnectResponse>) {
-    let mut stream = bounded("tcp connect", TcpStream::connect(address)).await.expect("tcp connect");
+    let mut stream = bounded("tcp connect", TcpStream::connect(address))
+        .await
+        .expect("tcp connect");
     stream.set_nodelay(true).ok();
     let request = connect_request(timeout_ms, session_id, password, 0);
-    bounded("send connect", write_frame(&mut stream, &request)).await.expect("send connect request");
+    bounded("send connect", write_frame(&mut stream, &request))
+        .await
+        .expect("send connect request");
     let frame = bounded("connect response", read_frame(&mut stream)).await;
     let response = match frame {
         Ok(Some(body)) => {
@@ -280,7 +307,7 @@ pub async fn handshake(
                 session_id: r.long(),
                 password: r.buf().unwrap_or_default(),
             })
-        },
+        }
         _ => None,
     };
     (stream, response)
@@ -291,7 +318,10 @@ impl RawSession {
     pub async fn connect(address: &str, timeout_ms: i32) -> RawSession {
         let (stream, response) = handshake(address, timeout_ms, 0, &[]).await;
         let response = response.expect("server closed the connection during the handshake");
-        assert_ne!(response.session_id, 0, "server refused a new session: {response:?}");
+        assert_ne!(
+            response.session_id, 0,
+            "server refused a new session: {response:?}"
+        );
         RawSession {
             stream,
             session_id: response.session_id,
@@ -312,29 +342,44 @@ impl RawSession {
 
     pub async fn send_with_xid(&mut self, xid: i32, op: i32, body: &[u8]) {
         let payload = Writer::new().int(xid).int(op).bytes(body).into_vec();
-        bounded("send request", write_frame(&mut self.stream, &payload)).await.expect("send request");
+        bounded("send request", write_frame(&mut self.stream, &payload))
+            .await
+            .expect("send request");
     }
 
     /// Reads the next frame of any kind; `None` when the server closed the connection.
     pub async fn read_any(&mut self) -> Option<Reply> {
-        let frame = bounded("read frame", read_frame(&mut self.stream)).await.ok()??;
+        let frame = bounded("read frame", read_frame(&mut self.stream))
+            .await
+            .ok()??;
         let mut r = Reader(&frame);
         let xid = r.int();
         let zxid = r.long();
         let err = r.int();
-        Some(Reply { xid, zxid, err, body: r.0.to_vec() })
+        Some(Reply {
+            xid,
+            zxid,
+            err,
+            body: r.0.to_vec(),
+        })
     }
 
     /// Reads frames until the reply with `xid`, queueing notifications in `events`.
     pub async fn read_reply(&mut self, xid: i32) -> Reply {
         loop {
-            let reply = self.read_any().await.expect("server closed the connection while a reply was due");
+            let reply = self
+                .read_any()
+                .await
+                .expect("server closed the connection while a reply was due");
             if reply.xid == XID_NOTIFICATION {
                 self.events.push_back(parse_event(&reply));
             } else if reply.xid == xid {
                 return reply;
             } else if reply.xid != XID_PING {
-                panic!("unexpected reply xid {} while waiting for {xid}: {reply:?}", reply.xid);
+                panic!(
+                    "unexpected reply xid {} while waiting for {xid}: {reply:?}",
+                    reply.xid
+                );
             }
         }
     }
@@ -351,11 +396,17 @@ impl RawSession {
             return event;
         }
         loop {
-            let reply = self.read_any().await.expect("server closed the connection while an event was due");
+            let reply = self
+                .read_any()
+                .await
+                .expect("server closed the connection while an event was due");
             if reply.xid == XID_NOTIFICATION {
                 return parse_event(&reply);
             }
-            assert_eq!(reply.xid, XID_PING, "unexpected frame while waiting for an event: {reply:?}");
+            assert_eq!(
+                reply.xid, XID_PING,
+                "unexpected frame while waiting for an event: {reply:?}"
+            );
         }
     }
 
@@ -392,17 +443,38 @@ impl RawSession {
 
 pub fn parse_event(reply: &Reply) -> WatcherEvent {
     let mut r = reply.reader();
-    WatcherEvent { event_type: r.int(), state: r.int(), path: r.str() }
+    WatcherEvent {
+        event_type: r.int(),
+        state: r.int(),
+        path: r.str(),
+    }
 }
 
 /// Body of a create/create2/createContainer request.
 pub fn create_body(path: &str, data: &[u8], acls: &[(i32, &str, &str)], flags: i32) -> Vec<u8> {
-    Writer::new().str(path).buf(data).acls(acls).int(flags).into_vec()
+    Writer::new()
+        .str(path)
+        .buf(data)
+        .acls(acls)
+        .int(flags)
+        .into_vec()
 }
 
 /// Body of a createTTL request.
-pub fn create_ttl_body(path: &str, data: &[u8], acls: &[(i32, &str, &str)], flags: i32, ttl_ms: i64) -> Vec<u8> {
-    Writer::new().str(path).buf(data).acls(acls).int(flags).long(ttl_ms).into_vec()
+pub fn create_ttl_body(
+    path: &str,
+    data: &[u8],
+    acls: &[(i32, &str, &str)],
+    flags: i32,
+    ttl_ms: i64,
+) -> Vec<u8> {
+    Writer::new()
+        .str(path)
+        .buf(data)
+        .acls(acls)
+        .int(flags)
+        .long(ttl_ms)
+        .into_vec()
 }
 
 /// `world:anyone` with all permissions.
@@ -451,20 +523,28 @@ pub fn parse_multi(reply: &Reply) -> Vec<MultiResult> {
         if done {
             return results;
         }
-        let mut result = MultiResult { op, header_err, err: 0, path: None, stat: None, data: None, children: None };
+        let mut result = MultiResult {
+            op,
+            header_err,
+            err: 0,
+            path: None,
+            stat: None,
+            data: None,
+            children: None,
+        };
         match op {
             -1 => result.err = r.int(),
             op::CREATE => result.path = Some(r.str()),
             op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
                 result.path = Some(r.str());
                 result.stat = Some(r.stat());
-            },
+            }
             op::SET_DATA => result.stat = Some(r.stat()),
-            op::DELETE | op::CHECK => {},
+            op::DELETE | op::CHECK => {}
             op::GET_DATA => {
                 result.data = r.buf();
                 result.stat = Some(r.stat());
-            },
+            }
             op::GET_CHILDREN => result.children = Some(r.strings()),
             other => panic!("unexpected op {other} in multi reply"),
         }
