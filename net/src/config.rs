@@ -112,6 +112,8 @@ pub struct ServerConfig {
     pub super_digest: Option<String>,
     pub cores: usize,
     pub container_check_interval_ms: u64,
+    /// Size of a write-ahead log segment, from ZooKeeper's `preAllocSize` (in KiB there).
+    pub wal_segment_bytes: u64,
     /// Ignored and unknown keys and other oddities, for the caller to log.
     pub warnings: Vec<String>,
 }
@@ -134,6 +136,7 @@ impl Default for ServerConfig {
             super_digest: None,
             cores: online_cores(),
             container_check_interval_ms: DEFAULT_CONTAINER_CHECK_INTERVAL_MS,
+            wal_segment_bytes: corral_wal::limits::SEGMENT_BYTES_DEFAULT,
             warnings: Vec::new(),
         }
     }
@@ -406,9 +409,28 @@ fn apply_key(
         "znode.container.checkIntervalMs" => {
             config.container_check_interval_ms = parse_interval_ms(key, value)?;
         }
+        "preAllocSize" => config.wal_segment_bytes = parse_pre_alloc_size(key, value)?,
         _ => config.warnings.push(unused_key_warning(key)),
     }
     Ok(())
+}
+
+/// `preAllocSize` is in KiB, as in ZooKeeper; Corral preallocates whole log segments of that
+/// size, rounded up to whole sectors.
+fn parse_pre_alloc_size(key: &str, value: &str) -> Result<u64, ConfigError> {
+    use corral_wal::limits::{SECTOR_BYTES, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
+    let reason = format!(
+        "expected KiB in {}..={}",
+        SEGMENT_BYTES_MIN / 1024,
+        SEGMENT_BYTES_MAX / 1024
+    );
+    let kib: u64 = value.parse().map_err(|_| invalid(key, value, &reason))?;
+    let bytes = kib
+        .checked_mul(1024)
+        .map(|bytes| bytes.div_ceil(SECTOR_BYTES) * SECTOR_BYTES)
+        .filter(|bytes| (SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(bytes))
+        .ok_or_else(|| invalid(key, value, &reason))?;
+    Ok(bytes)
 }
 
 /// Keys of Apache ZooKeeper 3.8 that a standalone Corral has no use for.
@@ -435,7 +457,6 @@ const IGNORED_KEYS: &[&str] = &[
     "oraclePath",
     "snapCount",
     "snapSizeLimitInKb",
-    "preAllocSize",
     "globalOutstandingLimit",
     "commitLogCount",
     "txnLogSizeLimitInKb",

@@ -135,7 +135,13 @@ pub fn run(
     let wal_dir = config.data_log_dir.join("wal");
     std::fs::create_dir_all(&wal_dir)
         .map_err(|error| ServerError::Io(format!("{}: {error}", wal_dir.display())))?;
-    let (wal, wal_thread, recovered) = wal_thread::open(&wal_dir, WalOptions::default())?;
+    let (wal, wal_thread, recovered) = wal_thread::open(
+        &wal_dir,
+        WalOptions {
+            segment_bytes: config.wal_segment_bytes,
+            ..WalOptions::default()
+        },
+    )?;
     log::info!(
         "write-ahead log {}: {} entries recovered",
         wal_dir.display(),
