@@ -62,6 +62,7 @@ server_pid=""
 server_addr=""
 server_log=""
 step_pid=""
+step_ok=1
 
 wants() { [[ ",$steps," == *",$1,"* ]]; }
 
@@ -79,8 +80,9 @@ record() {
 }
 
 # run_step NAME FUNCTION: runs FUNCTION in a background subshell so that `set -e` stays in
-# force inside it (bash ignores -e in functions called from an `if` or `||` context), and
-# records PASS or FAIL without stopping the other steps.
+# force inside it, records PASS or FAIL in step_ok, and never fails itself. It must not be
+# called from an `if`, `&&` or `||` context: bash then ignores -e in everything it runs,
+# subshells included, and a failing command in the middle of a step would go unnoticed.
 run_step() {
     local name="$1" fn="$2" start=$SECONDS rc=0
     header "$name"
@@ -90,11 +92,12 @@ run_step() {
     step_pid=""
     if ((rc == 0)); then
         record "$name" PASS $((SECONDS - start))
+        step_ok=1
     else
         echo "---- step '$name' FAILED (exit $rc)"
         record "$name" FAIL $((SECONDS - start))
+        step_ok=0
     fi
-    return "$rc"
 }
 
 skip_step() {
@@ -374,23 +377,26 @@ main() {
     echo "steps: $steps; server: $([[ "$against_zk" == 1 ]] && echo 'Apache ZooKeeper' || echo corral)"
 
     if wants deps; then
-        run_step "dependencies (apt, venv, kazoo sdist)" step_deps || {
+        run_step "dependencies (apt, venv, kazoo sdist)" step_deps
+        if ((!step_ok)); then
             print_summary "$started"
-            exit 1
-        }
+        fi
     fi
-    if wants fmt; then run_step "cargo fmt --check" step_fmt || true; fi
-    if wants clippy; then run_step "cargo clippy -D warnings" step_clippy || true; fi
-    if wants build; then run_step "cargo build --release --bin corral" step_build || build_ok=0; fi
-    if wants test; then run_step "cargo tests" step_test || true; fi
+    if wants fmt; then run_step "cargo fmt --check" step_fmt; fi
+    if wants clippy; then run_step "cargo clippy -D warnings" step_clippy; fi
+    if wants build; then
+        run_step "cargo build --release --bin corral" step_build
+        build_ok=$step_ok
+    fi
+    if wants test; then run_step "cargo tests" step_test; fi
 
     if wants kazoo || wants clients; then
         if [[ "$against_zk" != 1 && "$build_ok" == 0 ]]; then
             wants kazoo && skip_step "kazoo test suite" "the build failed"
             wants clients && skip_step "zkCli.sh and cli_mt sessions" "the build failed"
         elif start_server; then
-            if wants kazoo; then run_step "kazoo $KAZOO_VERSION test suite" step_kazoo || true; fi
-            if wants clients; then run_step "zkCli.sh and cli_mt sessions" step_clients || true; fi
+            if wants kazoo; then run_step "kazoo $KAZOO_VERSION test suite" step_kazoo; fi
+            if wants clients; then run_step "zkCli.sh and cli_mt sessions" step_clients; fi
             local stop_start=$SECONDS
             header "stop server (SIGTERM)"
             if stop_server; then

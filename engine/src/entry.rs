@@ -99,10 +99,8 @@ fn write_acl(writer: &mut Writer<'_>, acl: &[Acl]) {
 fn write_op(writer: &mut Writer<'_>, op: &WriteOp, depth: usize) {
     match op {
         WriteOp::Create(create) => {
-            writer
-                .u8(TAG_CREATE)
-                .string(&create.path)
-                .buffer(&create.data);
+            writer.u8(TAG_CREATE).string(&create.path);
+            write_data(writer, &create.data);
             write_acl(writer, &create.acl);
             writer.i32(create.mode.flags()).i64(create.ttl_ms);
         }
@@ -114,11 +112,9 @@ fn write_op(writer: &mut Writer<'_>, op: &WriteOp, depth: usize) {
             data,
             version,
         } => {
-            writer
-                .u8(TAG_SET_DATA)
-                .string(path)
-                .buffer(data)
-                .i32(*version);
+            writer.u8(TAG_SET_DATA).string(path);
+            write_data(writer, data);
+            writer.i32(*version);
         }
         WriteOp::SetAcl { path, acl, version } => {
             writer.u8(TAG_SET_ACL).string(path);
@@ -199,10 +195,16 @@ fn read_string(reader: &mut Reader<'_>) -> WireResult<String> {
     }
 }
 
+/// Node data; the null buffer is ZooKeeper's null data, kept apart from empty data.
 fn read_data(reader: &mut Reader<'_>) -> WireResult<crate::types::Data> {
-    match reader.read_buffer_opt()? {
-        Some(bytes) => Ok(bytes.into()),
-        None => Err(WireError::Invalid("null buffer in entry")),
+    Ok(crate::types::data_from_buffer(reader.read_buffer_opt()?))
+}
+
+fn write_data(writer: &mut Writer<'_>, data: &crate::types::Data) {
+    if crate::types::is_null_data(data) {
+        writer.null_buffer();
+    } else {
+        writer.buffer(data);
     }
 }
 

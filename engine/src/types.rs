@@ -190,7 +190,10 @@ impl CreateMode {
     }
 
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     pub fn is_ttl(self) -> bool {
@@ -203,6 +206,26 @@ impl CreateMode {
 
 /// Node data shared between tree versions and responses without copying.
 pub type Data = Arc<[u8]>;
+
+/// ZooKeeper keeps null data (a create or setData that sent no buffer) apart from empty data:
+/// it reads back as a null buffer (length −1). Null data is this one shared empty value,
+/// recognised by identity, so every layer passes it through unchanged.
+pub fn null_data() -> Data {
+    static NULL: std::sync::OnceLock<Data> = std::sync::OnceLock::new();
+    NULL.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
+pub fn is_null_data(data: &Data) -> bool {
+    data.is_empty() && Arc::ptr_eq(data, &null_data())
+}
+
+/// Data as read from a jute buffer: the null buffer becomes `null_data()`.
+pub fn data_from_buffer(buffer: Option<&[u8]>) -> Data {
+    match buffer {
+        Some(bytes) => Arc::from(bytes),
+        None => null_data(),
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateOp {
@@ -220,20 +243,41 @@ pub struct CreateOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOp {
     Create(CreateOp),
-    Delete { path: String, version: i32 },
-    SetData { path: String, data: Data, version: i32 },
-    SetAcl { path: String, acl: Vec<Acl>, version: i32 },
-    Check { path: String, version: i32 },
+    Delete {
+        path: String,
+        version: i32,
+    },
+    SetData {
+        path: String,
+        data: Data,
+        version: i32,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    Check {
+        path: String,
+        version: i32,
+    },
     /// Only Create, Delete, SetData and Check may appear inside (ZooKeeper's rule).
     Multi(Vec<WriteOp>),
     /// Opens `Txn::session_id`, which the leader chose.
-    CreateSession { timeout_ms: i32, password: [u8; 16] },
+    CreateSession {
+        timeout_ms: i32,
+        password: [u8; 16],
+    },
     /// Closes `Txn::session_id` and deletes its ephemerals (found by apply, not listed here).
     CloseSession,
     /// Leader housekeeping: removes an empty container or an expired TTL node, if it still is one.
-    DeleteContainer { path: String },
+    DeleteContainer {
+        path: String,
+    },
     /// Orders behind every earlier write; changes nothing and takes no zxid.
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
 }
 
 /// One client write (or leader housekeeping) in a log entry.
@@ -250,17 +294,30 @@ pub struct Txn {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpResult {
-    Create { path: String, stat: Stat },
+    Create {
+        path: String,
+        stat: Stat,
+    },
     Delete,
-    SetData { stat: Stat },
-    SetAcl { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
+    SetAcl {
+        stat: Stat,
+    },
     Check,
     /// One result per op; when the multi failed, every entry is `Error` (ZooKeeper's codes:
     /// the failing op carries its code, ops before it `Ok`, ops after it RuntimeInconsistency).
     Multi(Vec<OpResult>),
-    SessionCreated { session_id: SessionId, timeout_ms: i32, password: [u8; 16] },
+    SessionCreated {
+        session_id: SessionId,
+        timeout_ms: i32,
+        password: [u8; 16],
+    },
     SessionClosed,
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
     Error(ErrorCode),
 }
 

@@ -389,3 +389,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn null_data_stays_null_and_empty_data_stays_empty() {
+    use corral_engine::types::{is_null_data, null_data, Data};
+    let ops = vec![
+        WriteOp::SetData {
+            path: "/null".into(),
+            data: null_data(),
+            version: -1,
+        },
+        WriteOp::SetData {
+            path: "/empty".into(),
+            data: Data::from(Vec::new()),
+            version: -1,
+        },
+    ];
+    let txns: Vec<Txn> = ops
+        .into_iter()
+        .enumerate()
+        .map(|(index, op)| txn(index, op))
+        .collect();
+    let decoded = decode_batch(&encoded(&txns)).expect("decodes");
+    let nullness: Vec<bool> = decoded
+        .iter()
+        .map(|txn| match &txn.op {
+            WriteOp::SetData { data, .. } => is_null_data(data),
+            other => panic!("unexpected op {other:?}"),
+        })
+        .collect();
+    assert_eq!(nullness, vec![true, false]);
+}

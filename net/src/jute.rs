@@ -282,7 +282,7 @@ pub enum Reply<'a> {
     /// ExistsResponse.
     Stat(Stat),
     Data {
-        data: &'a [u8],
+        data: &'a Data,
         stat: Stat,
     },
     Children(&'a [String]),

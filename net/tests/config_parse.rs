@@ -252,7 +252,7 @@ fn super_digest_is_accepted_under_zookeeper_names() {
 fn ensemble_and_unknown_keys_become_warnings() {
     let config = cfg(
         "initLimit=5\nsyncLimit=2\nserver.1=a:2888:3888\nautopurge.purgeInterval=1\n\
-        snapCount=100\npreAllocSize=65536\nfrobnicate=yes\n",
+        snapCount=100\nfrobnicate=yes\n",
     );
     assert_eq!(
         config.warnings,
@@ -262,10 +262,24 @@ fn ensemble_and_unknown_keys_become_warnings() {
             "server.1 is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
             "autopurge.purgeInterval is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
             "snapCount is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
-            "preAllocSize is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
             "frobnicate is not a known setting; ignored",
         ]
     );
+}
+
+#[test]
+fn pre_alloc_size_sets_the_log_segment_size_in_kib() {
+    assert_eq!(ServerConfig::default().wal_segment_bytes, 64 * 1024 * 1024);
+    assert_eq!(cfg("preAllocSize=1024\n").wal_segment_bytes, 1024 * 1024);
+    // Rounded up to whole 4 KiB sectors.
+    assert_eq!(cfg("preAllocSize=9\n").wal_segment_bytes, 12 * 1024);
+    for bad in ["0", "4", "-1", "x", "2097152"] {
+        let error = parse_zoo_cfg(&format!("preAllocSize={bad}\n"), ServerConfig::default());
+        assert!(
+            matches!(&error, Err(ConfigError::InvalidValue { key, .. }) if key == "preAllocSize"),
+            "preAllocSize={bad}: {error:?}"
+        );
+    }
 }
 
 #[test]

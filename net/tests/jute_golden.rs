@@ -2,7 +2,9 @@
 //! Apache ZooKeeper 3.8.0 answering the same request; the rest are built by hand from
 //! zookeeper.jute.
 
-use corral_engine::types::{Acl, CreateMode, CreateOp, ErrorCode, Id, OpResult, Stat, WriteOp};
+use corral_engine::types::{
+    Acl, CreateMode, CreateOp, Data, ErrorCode, Id, OpResult, Stat, WriteOp,
+};
 use corral_net::jute::{
     decode_connect, decode_request, decode_request_with, encode_connect_response, encode_event,
     encode_ping_reply, encode_reply, encode_write_reply, ConnectResponse, DecodeError,
@@ -1107,12 +1109,16 @@ fn read_replies_match_capture() {
     let acl = world();
     let children = vec!["b".to_string(), "k3".to_string()];
     let ids = vec![Id::new("ip", "127.0.0.1")];
+    let x_data = Data::from(&b"x"[..]);
     let cases: Vec<(Result<Reply<'_>, ErrorCode>, Vec<u8>)> = vec![
         (Err(ErrorCode::NoNode), vec![]),
         (Ok(Reply::Empty), vec![]),
         (Ok(Reply::Stat(stat)), hex(CAPTURED_STAT_HEX)),
         (
-            Ok(Reply::Data { data: b"x", stat }),
+            Ok(Reply::Data {
+                data: &x_data,
+                stat,
+            }),
             [hex("0000000178"), hex(CAPTURED_STAT_HEX)].concat(),
         ),
         (
@@ -1381,7 +1387,7 @@ fn zkcli_replies_encode_identically() {
         3,
         0x7d,
         Ok(Reply::Data {
-            data: b"hello",
+            data: &Data::from(&b"hello"[..]),
             stat,
         }),
     );

@@ -13,7 +13,10 @@ use zookeeper_client::{Acls, Client, CreateMode};
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let server = args.first().ok_or("usage: set_rate HOST:PORT [CLIENTS] [SECONDS] [VALUE_BYTES]")?.clone();
+    let server = args
+        .first()
+        .ok_or("usage: set_rate HOST:PORT [CLIENTS] [SECONDS] [VALUE_BYTES]")?
+        .clone();
     let clients: usize = args.get(1).map_or(Ok(16), |value| value.parse())?;
     let seconds: u64 = args.get(2).map_or(Ok(10), |value| value.parse())?;
     let value_bytes: usize = args.get(3).map_or(Ok(100), |value| value.parse())?;
@@ -31,7 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.push(tokio::spawn(async move {
             let client = Client::connect(&server).await?;
             client
-                .create(&path, b"", &CreateMode::Persistent.with_acls(Acls::anyone_all()))
+                .create(
+                    &path,
+                    b"",
+                    &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+                )
                 .await?;
             let mut latencies_us = Vec::new();
             while Instant::now() < deadline {

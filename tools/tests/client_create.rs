@@ -439,3 +439,77 @@ async fn plain_create_reply_carries_only_the_path() {
     assert!(reader.is_empty());
     session.close().await;
 }
+
+#[tokio::test]
+async fn sequential_creates_in_one_multi_get_consecutive_numbers() {
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let prefix = format!("{root}/m-");
+    let mut writer = client.new_multi_writer();
+    writer
+        .add_create(&prefix, b"", &PERSISTENT_SEQUENTIAL)
+        .expect("op");
+    writer
+        .add_create(&prefix, b"", &EPHEMERAL_SEQUENTIAL)
+        .expect("op");
+    writer
+        .add_create(&format!("{root}/plain"), b"", &PERSISTENT)
+        .expect("op");
+    writer
+        .add_create(&prefix, b"", &PERSISTENT_SEQUENTIAL)
+        .expect("op");
+    let results = step("multi", writer.commit()).await.expect("multi");
+    let paths: Vec<String> = results
+        .into_iter()
+        .map(|r| match r {
+            zk::MultiWriteResult::Create { path, .. } => path,
+            other => panic!("expected a create result, got {other:?}"),
+        })
+        .collect();
+    let expected = [
+        format!("{prefix}0000000000"),
+        format!("{prefix}0000000001"),
+        format!("{root}/plain"),
+        format!("{prefix}0000000003"),
+    ];
+    assert_eq!(paths, expected.to_vec());
+    let (_, stat) = step("get", client.get_data(&format!("{prefix}0000000001")))
+        .await
+        .expect("get");
+    assert_eq!(
+        stat.ephemeral_owner,
+        client.session_id().0,
+        "an ephemeral created in a multi belongs to the session"
+    );
+}
+
+#[tokio::test]
+async fn session_close_deletions_do_not_advance_the_sequence_counter() {
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let prefix = format!("{root}/lock-");
+    let mut owner = RawSession::connect(&server.address(), 10_000).await;
+    let reply = owner
+        .request(
+            op::CREATE,
+            &raw::create_body(&prefix, b"", raw::OPEN_ACL, 3),
+        )
+        .await;
+    assert_eq!(reply.err, err::OK);
+    assert_eq!(reply.reader().str(), format!("{prefix}0000000000"));
+    owner.close().await;
+    let (_, parent) = step("parent", client.get_data(&root))
+        .await
+        .expect("parent");
+    assert_eq!(
+        (parent.cversion, parent.num_children),
+        (2, 0),
+        "one creation and one deletion are visible"
+    );
+    let (_, sequence) = step("create", client.create(&prefix, b"", &EPHEMERAL_SEQUENTIAL))
+        .await
+        .expect("create");
+    assert_eq!(sequence.into_i64(), 1);
+}

@@ -582,3 +582,143 @@ async fn closing_a_session_fires_watches_on_its_ephemerals_for_other_sessions() 
     );
     assert_eq!(step("exists", observer.check_stat(&path)).await, Ok(None));
 }
+
+#[tokio::test]
+async fn child_and_exists_watches_fire_node_deleted_when_the_node_goes() {
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let path = format!("{root}/n");
+    step("create", client.create(&path, b"", &PERSISTENT))
+        .await
+        .expect("create");
+    let (_, child_watcher) = step("child watch", client.list_and_watch_children(&path))
+        .await
+        .expect("watch");
+    let (stat, exists_watcher) = step("exists watch", client.check_and_watch_stat(&path))
+        .await
+        .expect("watch");
+    assert!(stat.is_some());
+    step("delete", client.delete(&path, None))
+        .await
+        .expect("delete");
+    let event = step("child watch event", child_watcher.changed()).await;
+    assert_eq!(kind(&event), (zk::EventType::NodeDeleted, path.clone()));
+    let event = step("exists watch event", exists_watcher.changed()).await;
+    assert_eq!(kind(&event), (zk::EventType::NodeDeleted, path));
+}
+
+#[tokio::test]
+async fn one_write_fires_data_and_child_watches_of_different_paths() {
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let mut session = RawSession::connect(&server.address(), 10_000).await;
+    let child = format!("{root}/c");
+    // Watch the parent's children and the (not yet existing) child.
+    assert_eq!(
+        session
+            .request(op::GET_CHILDREN, &raw::path_watch_body(&root, true))
+            .await
+            .err,
+        err::OK
+    );
+    assert_eq!(
+        session
+            .request(op::EXISTS, &raw::path_watch_body(&child, true))
+            .await
+            .err,
+        err::NO_NODE
+    );
+    let reply = session
+        .request(op::CREATE, &raw::create_body(&child, b"", raw::OPEN_ACL, 0))
+        .await;
+    assert_eq!(reply.err, err::OK);
+    let mut events: Vec<(i32, String)> = session
+        .events
+        .drain(..)
+        .map(|e| (e.event_type, e.path))
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        vec![
+            (NODE_CREATED, child.clone()),
+            (NODE_CHILDREN_CHANGED, root.clone())
+        ]
+    );
+    session.close().await;
+}
+
+/// After a reconnect, SetWatches re-arms watches and fires at once for whatever changed after
+/// the client's last seen zxid.
+#[tokio::test]
+async fn set_watches_after_reconnect_fires_for_changes_missed_while_away() {
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let still = format!("{root}/still");
+    let new = format!("{root}/new");
+    step("create", client.create(&still, b"", &PERSISTENT))
+        .await
+        .expect("create");
+    let away = RawSession::connect(&server.address(), 10_000).await;
+    let (id, password) = (away.session_id, away.password.clone());
+    let mut away = away;
+    let last_seen = away
+        .request(op::GET_DATA, &raw::path_watch_body(&root, false))
+        .await
+        .zxid;
+    away.abandon();
+
+    // While the session has no connection: root's data changes and a child appears.
+    step("set", client.set_data(&root, b"x", None))
+        .await
+        .expect("set");
+    step("create", client.create(&new, b"", &PERSISTENT))
+        .await
+        .expect("create");
+
+    let mut back = RawSession::resume(&server.address(), id, &password, 10_000)
+        .await
+        .expect("resume");
+    let body = Writer::new()
+        .long(last_seen)
+        .int(2)
+        .str(&root)
+        .str(&still)
+        .int(1)
+        .str(&new)
+        .int(1)
+        .str(&root)
+        .into_vec();
+    back.send_with_xid(raw::XID_SET_WATCHES, op::SET_WATCHES, &body)
+        .await;
+    let reply = back.read_reply(raw::XID_SET_WATCHES).await;
+    assert_eq!(reply.err, err::OK);
+    let mut events: Vec<(i32, String)> = back
+        .events
+        .drain(..)
+        .map(|e| (e.event_type, e.path))
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        vec![
+            (NODE_CREATED, new.clone()),
+            (NODE_DATA_CHANGED, root.clone()),
+            (NODE_CHILDREN_CHANGED, root.clone())
+        ],
+        "one event per missed change, none for the unchanged node"
+    );
+    // The watch on the unchanged node is armed and fires on its next change.
+    step("set still", client.set_data(&still, b"y", None))
+        .await
+        .expect("set");
+    let event = back.next_event().await;
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (NODE_DATA_CHANGED, still.as_str())
+    );
+    back.close().await;
+}

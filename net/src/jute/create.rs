@@ -6,7 +6,7 @@
 //! Inside a multi the header's type only selects the record layout; the op type is re-derived
 //! from the flags. These rules were checked against a running ZooKeeper 3.8.0.
 
-use corral_engine::types::{CreateMode, CreateOp, ErrorCode};
+use corral_engine::types::{data_from_buffer, CreateMode, CreateOp, Data, ErrorCode};
 use corral_engine::wire::{Reader, WireResult};
 
 use super::read::{self, AclList};
@@ -24,7 +24,7 @@ pub enum OpFailure {
 /// CreateRequest, or CreateTTLRequest when `ttl` is set.
 pub struct CreateRecord {
     pub path: Option<String>,
-    pub data: Vec<u8>,
+    pub data: Data,
     pub acl: AclList,
     pub flags: i32,
     pub ttl: Option<i64>,
@@ -32,7 +32,7 @@ pub struct CreateRecord {
 
 pub fn read_create_record(reader: &mut Reader<'_>, with_ttl: bool) -> WireResult<CreateRecord> {
     let path = read::ustring_opt(reader)?;
-    let data = read::buffer(reader)?;
+    let data = data_from_buffer(reader.read_buffer_opt()?);
     let acl = read::acl_list(reader)?;
     let flags = reader.read_i32()?;
     let ttl = if with_ttl {
@@ -138,7 +138,7 @@ fn prepare(
     }
     Ok(CreateOp {
         path,
-        data: record.data.into(),
+        data: record.data,
         acl: record.acl.acl,
         mode,
         ttl_ms,

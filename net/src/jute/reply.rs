@@ -5,7 +5,7 @@
 //! except a multi (its header says Ok and each op carries its code) and a multiRead (each op
 //! fails on its own).
 
-use corral_engine::types::{Acl, ErrorCode, OpResult, Stat};
+use corral_engine::types::{is_null_data, Acl, Data, ErrorCode, OpResult, Stat};
 use corral_engine::wire::Writer;
 
 use super::{opcode, xid, DecodeError, MultiOpShape, MultiShape, ReadResult, Reply, ReplyShape};
@@ -77,7 +77,7 @@ fn write_reply_body(writer: &mut Writer<'_>, reply: Reply<'_>) {
         Reply::Empty => {}
         Reply::Stat(stat) => write_stat(writer, &stat),
         Reply::Data { data, stat } => {
-            writer.buffer(data);
+            write_data(writer, data);
             write_stat(writer, &stat);
         }
         Reply::Children(children) | Reply::Ephemerals(children) => write_strings(writer, children),
@@ -129,7 +129,7 @@ fn write_multi_read(writer: &mut Writer<'_>, results: &[Result<ReadResult, Error
         match result {
             Ok(ReadResult::Data { data, stat }) => {
                 multi_header(writer, opcode::GET_DATA, ErrorCode::Ok);
-                writer.buffer(data);
+                write_data(writer, data);
                 write_stat(writer, stat);
             }
             Ok(ReadResult::Children(children)) => {
@@ -327,4 +327,13 @@ fn write_multi_success(
         }
     }
     Ok(())
+}
+
+/// Node data; ZooKeeper's null data goes out as the null buffer.
+fn write_data(writer: &mut Writer<'_>, data: &Data) {
+    if is_null_data(data) {
+        writer.null_buffer();
+    } else {
+        writer.buffer(data);
+    }
 }

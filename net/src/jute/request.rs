@@ -6,7 +6,7 @@
 //!   stays open (bytes after a complete record are ignored);
 //! - an opcode it does not serve is answered with Unimplemented, then the connection closes.
 
-use corral_engine::types::{ErrorCode, WriteOp};
+use corral_engine::types::{data_from_buffer, ErrorCode, WriteOp};
 use corral_engine::wire::{Reader, WireError};
 
 use super::create::{self, OpFailure};
@@ -260,12 +260,12 @@ fn delete(reader: &mut Reader<'_>) -> Result<WriteOp, Refusal> {
 
 fn set_data(reader: &mut Reader<'_>) -> Result<WriteOp, Refusal> {
     let path = read::ustring_opt(reader)?;
-    let data = read::buffer(reader)?;
+    let data = data_from_buffer(reader.read_buffer_opt()?);
     let version = reader.read_i32()?;
     let path = path.ok_or(Refusal::Reply(ErrorCode::BadArguments))?;
     Ok(WriteOp::SetData {
         path,
-        data: data.into(),
+        data,
         version,
     })
 }

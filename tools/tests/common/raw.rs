@@ -62,6 +62,7 @@ pub mod err {
 pub const XID_NOTIFICATION: i32 = -1;
 pub const XID_PING: i32 = -2;
 pub const XID_AUTH: i32 = -4;
+pub const XID_SET_WATCHES: i32 = -8;
 
 /// Jute encoder.
 #[derive(Default, Debug, Clone)]
@@ -330,6 +331,29 @@ impl RawSession {
             next_xid: 1,
             events: VecDeque::new(),
         }
+    }
+
+    /// Resumes an existing session on a new connection; `None` when the server refuses it
+    /// (a refused session is answered with timeout 0 and session id 0, then closed).
+    pub async fn resume(
+        address: &str,
+        session_id: i64,
+        password: &[u8],
+        timeout_ms: i32,
+    ) -> Option<RawSession> {
+        let (stream, response) = handshake(address, timeout_ms, session_id, password).await;
+        let response = response?;
+        if response.session_id != session_id || response.timeout_ms == 0 {
+            return None;
+        }
+        Some(RawSession {
+            stream,
+            session_id,
+            password: response.password,
+            timeout_ms: response.timeout_ms,
+            next_xid: 1,
+            events: VecDeque::new(),
+        })
     }
 
     /// Sends a request without waiting; returns its xid.
