@@ -44,6 +44,9 @@ const DEFAULT_CONFIG: &[(&str, &str)] = &[
     ("extendedTypesEnabled", "true"),
     ("maxClientCnxns", "0"),
     ("admin.enableServer", "false"),
+    // 1 MiB log segments: every test server preallocates its segments with zeros, and the
+    // default 64 MiB per start would make the suite mostly disk writes.
+    ("preAllocSize", "1024"),
 ];
 
 /// Config keys that Apache ZooKeeper reads only as Java system properties, mapped to the
