@@ -19,6 +19,7 @@
 //!   8 CloseSession    (no body)
 //!   9 DeleteContainer path:string
 //!  10 Sync            path:string
+//!  11 Refused         code:i32
 //! ```
 //!
 //! The entry carries no checksum: the WAL checksums every record it stores. Decoding never
@@ -43,6 +44,7 @@ const TAG_CREATE_SESSION: u8 = 7;
 const TAG_CLOSE_SESSION: u8 = 8;
 const TAG_DELETE_CONTAINER: u8 = 9;
 const TAG_SYNC: u8 = 10;
+const TAG_REFUSED: u8 = 11;
 
 /// The length of a session password.
 const PASSWORD_BYTES: usize = 16;
@@ -143,6 +145,9 @@ fn write_op(writer: &mut Writer<'_>, op: &WriteOp, depth: usize) {
         }
         WriteOp::DeleteContainer { path } => {
             writer.u8(TAG_DELETE_CONTAINER).string(path);
+        }
+        WriteOp::Refused { code } => {
+            writer.u8(TAG_REFUSED).i32(code.code());
         }
         WriteOp::Sync { path } => {
             writer.u8(TAG_SYNC).string(path);
@@ -254,6 +259,10 @@ fn read_op(reader: &mut Reader<'_>, depth: usize) -> WireResult<WriteOp> {
         },
         TAG_SYNC => WriteOp::Sync {
             path: read_string(reader)?,
+        },
+        TAG_REFUSED => WriteOp::Refused {
+            code: crate::types::ErrorCode::from_code(reader.read_i32()?)
+                .ok_or(WireError::Invalid("unknown error code in entry"))?,
         },
         _ => return Err(WireError::Invalid("unknown op tag in entry")),
     };

@@ -278,6 +278,11 @@ pub enum WriteOp {
     Sync {
         path: String,
     },
+    /// A write refused before it reached the tree (a malformed body, bad create flags): like
+    /// ZooKeeper's error txn it takes a zxid, changes nothing and fails with `code`.
+    Refused {
+        code: ErrorCode,
+    },
 }
 
 /// One client write (or leader housekeeping) in a log entry.

@@ -88,6 +88,9 @@ fn every_op() -> Vec<WriteOp> {
         WriteOp::Sync {
             path: "/".to_owned(),
         },
+        WriteOp::Refused {
+            code: corral_engine::types::ErrorCode::BadArguments,
+        },
     ]);
     ops
 }
@@ -241,8 +244,13 @@ fn unknown_tags_flags_and_null_strings_are_rejected() {
         Err(WireError::Invalid("unknown op tag in entry"))
     );
     assert_eq!(
-        decode_batch(&raw_batch(&[11])),
+        decode_batch(&raw_batch(&[12])),
         Err(WireError::Invalid("unknown op tag in entry"))
+    );
+    let unknown_code = [&[11u8][..], &12345i32.to_be_bytes()].concat();
+    assert_eq!(
+        decode_batch(&raw_batch(&unknown_code)),
+        Err(WireError::Invalid("unknown error code in entry"))
     );
     let null_path = [&[10u8][..], &(-1i32).to_be_bytes()].concat();
     assert_eq!(

@@ -291,6 +291,20 @@ fn failed_writes_take_a_zxid_and_change_nothing() {
     );
     assert_eq!(state.last_zxid(), 3);
     assert_eq!(stat(&state, "/"), before);
+    // A write refused before the tree (ZooKeeper's error txn) takes one too.
+    let applied = state.apply(&txn_at(
+        TIME_MS,
+        &ip(),
+        WriteOp::Refused {
+            code: ErrorCode::MarshallingError,
+        },
+    ));
+    assert_eq!(
+        (applied.zxid, applied.result),
+        (4, OpResult::Error(ErrorCode::MarshallingError))
+    );
+    assert!(applied.triggers.is_empty());
+    assert_eq!(stat(&state, "/"), before);
 }
 
 #[test]

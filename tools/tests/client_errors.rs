@@ -293,3 +293,36 @@ async fn reads_of_invalid_paths_are_no_node() {
     }
     session.close().await;
 }
+
+#[tokio::test]
+async fn a_write_refused_while_decoding_still_takes_a_zxid() {
+    // ZooKeeper turns such a write into an error txn: its reply carries a fresh zxid and the
+    // next write's zxid is one higher still.
+    let server = Server::start();
+    let client = connect(&server).await;
+    let root = create_root(&client).await;
+    let mut session = RawSession::connect(&server.address(), 10_000).await;
+    let first = session
+        .request(
+            op::CREATE,
+            &raw::create_body(&format!("{root}/a"), b"", raw::OPEN_ACL, 0),
+        )
+        .await;
+    assert_eq!(first.err, err::OK);
+    let bad_flags = session
+        .request(
+            op::CREATE,
+            &raw::create_body(&format!("{root}/b"), b"", raw::OPEN_ACL, 77),
+        )
+        .await;
+    assert_eq!(bad_flags.err, err::BAD_ARGUMENTS);
+    assert_eq!(bad_flags.zxid, first.zxid + 1, "the refusal took a zxid");
+    let next = session
+        .request(
+            op::CREATE,
+            &raw::create_body(&format!("{root}/c"), b"", raw::OPEN_ACL, 0),
+        )
+        .await;
+    assert_eq!((next.err, next.zxid), (err::OK, first.zxid + 2));
+    session.close().await;
+}

@@ -54,6 +54,7 @@ impl State {
                 password,
             } => self.create_session(txn.session_id, *timeout_ms, *password),
             WriteOp::CloseSession => self.close_session(&context, &mut triggers),
+            WriteOp::Refused { code } => OpResult::Error(*code),
             op => self
                 .apply_op(op, &context, &mut triggers)
                 .unwrap_or_else(OpResult::Error),
@@ -88,6 +89,7 @@ impl State {
             // These are whole txns; `apply` handles them before it gets here, so one can only
             // arrive as an op of a multi, which ZooKeeper's multi cannot carry.
             WriteOp::Multi(_)
+            | WriteOp::Refused { .. }
             | WriteOp::CreateSession { .. }
             | WriteOp::CloseSession
             | WriteOp::Sync { .. } => Err(ErrorCode::BadArguments),

@@ -56,6 +56,11 @@ pub enum Pending {
     },
     /// A request ZooKeeper refuses while decoding; some refusals close the connection.
     Refused(DecodeError),
+    /// A write refused while decoding: it still goes through the log to take its zxid.
+    RefusedWrite {
+        refusal: DecodeError,
+        started: Instant,
+    },
 }
 
 pub struct Conn {
@@ -465,6 +470,23 @@ async fn handle_frame(shard: &Rc<Shard>, conn: &Rc<Conn>, frame: &[u8]) -> Resul
     let (header, request) = match decode_request_with(frame, &options) {
         Ok(decoded) => decoded,
         Err(DecodeError::Malformed(reason)) => return Err(format!("malformed request: {reason}")),
+        Err(DecodeError::Reply {
+            xid,
+            code,
+            empty_multi_body,
+        }) if is_write_opcode(frame) => {
+            // ZooKeeper logs a refused write as an error txn, which takes a zxid; so does Corral.
+            let refusal = DecodeError::Reply {
+                xid,
+                code,
+                empty_multi_body,
+            };
+            conn.pending
+                .borrow_mut()
+                .push_back(Pending::RefusedWrite { refusal, started });
+            let txn = write_txn(conn, xid, WriteOp::Refused { code });
+            return submit(shard, conn, txn).await;
+        }
         Err(refusal) => {
             enqueue(shard, conn, Pending::Refused(refusal));
             return Ok(());
@@ -583,7 +605,10 @@ fn execute(shard: &Shard, conn: &Conn, pending: Pending) {
                 conn.close();
             }
         }
-        Pending::Connect { .. } | Pending::Write { .. } | Pending::Close { .. } => {
+        Pending::Connect { .. }
+        | Pending::Write { .. }
+        | Pending::Close { .. }
+        | Pending::RefusedWrite { .. } => {
             unreachable!("writes are completed by their publication, never executed locally")
         }
     }
@@ -629,6 +654,12 @@ pub fn complete_write(shard: &Shard, conn: &Conn, reply: WriteReply) {
                 "write replies arrive in the session's order"
             );
             conn.push_output(|out| encode_write_reply(out, xid, reply.zxid, &shape, &reply.result));
+            record_latency(shard, conn, started);
+        }
+        Pending::RefusedWrite { refusal, started } => {
+            conn.push_output(|out| {
+                refusal.encode_reply(out, reply.zxid);
+            });
             record_latency(shard, conn, started);
         }
         Pending::Close { xid, started } => {
@@ -690,4 +721,30 @@ fn finish_connect(conn: &Conn, reply: WriteReply, include_read_only: bool) {
             conn.close();
         }
     }
+}
+
+/// Whether a frame's opcode is one that ZooKeeper turns into a transaction (so a refusal of it
+/// is logged as an error txn and takes a zxid).
+fn is_write_opcode(frame: &[u8]) -> bool {
+    use crate::jute::opcode;
+    let opcode = frame
+        .get(4..8)
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        .map(i32::from_be_bytes);
+    matches!(
+        opcode,
+        Some(
+            opcode::CREATE
+                | opcode::DELETE
+                | opcode::SET_DATA
+                | opcode::SET_ACL
+                | opcode::CHECK
+                | opcode::MULTI
+                | opcode::CREATE2
+                | opcode::RECONFIG
+                | opcode::CREATE_CONTAINER
+                | opcode::DELETE_CONTAINER
+                | opcode::CREATE_TTL
+        )
+    )
 }

@@ -416,7 +416,7 @@ fn txn_size_hint(txn: &Txn) -> usize {
             | WriteOp::Check { path, .. }
             | WriteOp::DeleteContainer { path }
             | WriteOp::Sync { path } => path.len() + 16,
-            WriteOp::CreateSession { .. } | WriteOp::CloseSession => 32,
+            WriteOp::CreateSession { .. } | WriteOp::CloseSession | WriteOp::Refused { .. } => 32,
         }
     }
     64 + op_size(&txn.op)
