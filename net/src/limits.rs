@@ -27,6 +27,9 @@ pub const WAL_QUEUE_MAX: usize = 4;
 pub const BATCH_TXNS_MAX: usize = 4096;
 /// Approximate bytes of client writes in one raft entry (stays well under the WAL's entry limit).
 pub const BATCH_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Old connections of moved sessions closed per pipeline round; further reconnects wait in the
+/// write queue until the next round.
+pub const SESSION_MOVES_MAX: usize = 4096;
 /// Containers and expired TTL nodes removed per housekeeping round.
 pub const HOUSEKEEPING_DELETES_MAX: usize = 1000;
 /// Requests of one session in flight or waiting behind a write before the connection stops

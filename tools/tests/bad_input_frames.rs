@@ -396,7 +396,7 @@ async fn set_data_frame_one_byte_over_jute_maxbuffer_closes_the_connection() {
 
 #[tokio::test]
 async fn sixth_connection_from_one_address_is_refused_with_max_client_cnxns_5() {
-    if external_server() {
+    if Server::external_configured() {
         return;
     }
     let server = Server::start_with(&["maxClientCnxns=5"]);
@@ -472,10 +472,4 @@ async fn open_session_when_a_slot_frees(server: &Server) -> TcpStream {
         tokio::time::sleep(STEP_TIMEOUT / 100).await;
     }
     panic!("no connection slot free under maxClientCnxns");
-}
-
-/// True when `CORRAL_TEST_ZK` names an already running server, which cannot take the config
-/// (or the restarts) these tests need; they then skip themselves.
-fn external_server() -> bool {
-    std::env::var("CORRAL_TEST_ZK").is_ok_and(|value| value != "spawn")
 }

@@ -169,7 +169,7 @@ fn to_raw_stat(stat: &zk::Stat) -> raw::Stat {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_and_sessions_survive_kill9() {
-    if external_server() {
+    if Server::external_configured() {
         return;
     }
     let mut server = Server::start_with(CONFIG);
@@ -379,12 +379,6 @@ async fn verify_writer_logs(client: &zk::Client, root: &str, logs: &[WriterLog])
         unknown <= unknown_sequential_allowed,
         "{unknown} sequential nodes were never acknowledged"
     );
-}
-
-/// True when `CORRAL_TEST_ZK` names an already running server, which cannot take the config
-/// (or the restarts) these tests need; they then skip themselves.
-fn external_server() -> bool {
-    std::env::var("CORRAL_TEST_ZK").is_ok_and(|value| value != "spawn")
 }
 
 /// After the kill the zxid counter and the sequential numbering carry on from where the log

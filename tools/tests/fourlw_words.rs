@@ -514,7 +514,7 @@ async fn dirs_reports_data_and_log_sizes() {
 
 #[tokio::test]
 async fn words_outside_the_whitelist_are_refused_with_zookeepers_text() {
-    if external_server() {
+    if Server::external_configured() {
         return;
     }
     let server = Server::start_with(&["4lw.commands.whitelist=srvr"]);
@@ -542,10 +542,4 @@ async fn a_four_letter_word_after_a_handshake_is_a_request_not_a_word() {
         .await
         .expect("send ruok");
     assert_eq!(session.read_any().await, None, "connection closed");
-}
-
-/// True when `CORRAL_TEST_ZK` names an already running server, which cannot take the config
-/// (or the restarts) these tests need; they then skip themselves.
-fn external_server() -> bool {
-    std::env::var("CORRAL_TEST_ZK").is_ok_and(|value| value != "spawn")
 }

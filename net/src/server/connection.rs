@@ -124,6 +124,10 @@ impl Conn {
         self.progress.notify();
     }
 
+    pub fn is_closing(&self) -> bool {
+        self.closing.get()
+    }
+
     pub fn stop_reading(&self) {
         self.reading_stopped.set(true);
         self.progress.notify();
@@ -417,6 +421,16 @@ async fn handshake(shard: &Rc<Shard>, conn: &Rc<Conn>, body: &[u8]) -> Result<()
         .session_id
         .store(request.session_id, Ordering::Relaxed);
     conn.touched.set(true);
+    // As ZooKeeper does, the session's previous connection is closed. The pipeline hears of the
+    // move before the client hears it is connected, so moves reach it in the client's order.
+    shard
+        .to_pipeline
+        .send_async(ToPipeline::Attached {
+            session_id: request.session_id,
+            route: conn.route(shard),
+        })
+        .await
+        .map_err(|_| "the server is shutting down".to_string())?;
     conn.push_output(|out| {
         encode_connect_response(
             out,

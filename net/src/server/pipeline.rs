@@ -5,6 +5,10 @@
 //! arrived in the meantime (group commit). After each persisted ready the applier publishes the
 //! new state root with that ready's replies and watch triggers to every shard; a shard answers a
 //! write only from such a publication, so nothing is acknowledged before it is durable.
+//!
+//! The pipeline also knows which connection each live session is attached to. When a client
+//! resumes its session on another connection, the old one is closed (ZooKeeper's "session
+//! moved": a session is served by one connection at a time).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +24,12 @@ use futures_lite::future;
 use super::session_tracker::SessionTracker;
 use super::wal_thread::WalHandle;
 use super::{now_ms, ServerError, Shared};
-use crate::limits::{BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX};
+use crate::limits::{
+    BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX,
+};
 
 /// Where the reply to a write goes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub shard: usize,
     pub conn_id: u64,
@@ -36,6 +42,9 @@ pub enum ToPipeline {
     },
     /// Sessions that sent something since the shard's last report.
     Touch(Vec<SessionId>),
+    /// A connection resumed this session (a reconnect handshake succeeded): the connection the
+    /// session was attached to before, if another one, is to be closed.
+    Attached { session_id: SessionId, route: Route },
 }
 
 /// The reply to one write, for the shard that owns the connection.
@@ -62,6 +71,8 @@ pub enum ShardMessage {
         replies: Vec<WriteReply>,
         closed_sessions: Arc<Vec<SessionId>>,
     },
+    /// The session moved to another connection: close this one if it still serves the session.
+    CloseConnection { conn_id: u64, session_id: SessionId },
 }
 
 pub struct Pipeline {
@@ -74,6 +85,10 @@ pub struct Pipeline {
     routes: HashMap<u64, Vec<Option<Route>>>,
     next_proposal_id: u64,
     sessions: SessionTracker,
+    /// The connection each live session is attached to: at most one entry per tracked session.
+    owners: HashMap<SessionId, Route>,
+    /// Connections whose session attached elsewhere, to be closed before the next proposal.
+    moved: Vec<(Route, SessionId)>,
     next_session_id: i64,
     encode_buffer: Vec<u8>,
     serving: bool,
@@ -100,6 +115,8 @@ impl Pipeline {
             // starting from the clock keeps them apart from anything replayed.
             next_proposal_id: (start_ms as u64) << 16,
             sessions: SessionTracker::default(),
+            owners: HashMap::new(),
+            moved: Vec::new(),
             // ZooKeeper's layout: server id in the top byte, then the start time in ms.
             next_session_id: ((1i64) << 56) | ((start_ms << 24) as u64 >> 8) as i64,
             encode_buffer: Vec::new(),
@@ -161,6 +178,7 @@ impl Pipeline {
                 next_housekeeping = now + housekeeping_every;
                 self.housekeeping(&mut txns, &mut routes);
             }
+            self.close_moved().await;
             if !txns.is_empty() {
                 self.propose(txns, routes)?;
             }
@@ -184,13 +202,45 @@ impl Pipeline {
                     self.sessions.touch(session, now);
                 }
             }
+            ToPipeline::Attached { session_id, route } => self.attach(session_id, route),
+        }
+    }
+
+    /// Records the connection a session now uses; the one it used before is to be closed.
+    fn attach(&mut self, session_id: SessionId, route: Route) {
+        // A session whose close is already proposed keeps no owner: its CloseSession closes
+        // every connection that still holds it.
+        if !self.sessions.contains(session_id) {
+            return;
+        }
+        match self.owners.insert(session_id, route) {
+            Some(previous) if previous != route => self.moved.push((previous, session_id)),
+            _ => {}
+        }
+    }
+
+    /// Tells the shards to close the connections that sessions moved away from.
+    async fn close_moved(&mut self) {
+        assert!(self.moved.len() <= SESSION_MOVES_MAX);
+        for (route, session_id) in std::mem::take(&mut self.moved) {
+            let message = ShardMessage::CloseConnection {
+                conn_id: route.conn_id,
+                session_id,
+            };
+            // A shard that stopped has closed its connections already.
+            if self.outboxes[route.shard].send_async(message).await.is_err() {
+                log::debug!("shard {} is gone; connection close dropped", route.shard);
+            }
         }
     }
 
     /// Takes whatever else is already waiting, up to the batch bounds, without waiting.
     fn gather(&mut self, txns: &mut Vec<Txn>, routes: &mut Vec<Option<Route>>) {
         let mut bytes = txns.iter().map(txn_size_hint).sum::<usize>();
-        while txns.len() < BATCH_TXNS_MAX && bytes < BATCH_BYTES_MAX {
+        while txns.len() < BATCH_TXNS_MAX
+            && bytes < BATCH_BYTES_MAX
+            && self.moved.len() < SESSION_MOVES_MAX
+        {
             let Ok(message) = self.inbox.try_recv() else {
                 break;
             };
@@ -327,9 +377,13 @@ impl Pipeline {
                 ..
             } => {
                 self.sessions.add(*session_id, *timeout_ms, Instant::now());
+                if let Some(route) = route {
+                    self.owners.insert(*session_id, route);
+                }
             }
             OpResult::SessionClosed => {
                 self.sessions.remove(txn.session_id);
+                self.owners.remove(&txn.session_id);
                 output.closed_sessions.push(txn.session_id);
             }
             _ => {}

@@ -71,7 +71,27 @@ impl Shard {
                 replies,
                 closed_sessions,
             } => self.complete(replies, &closed_sessions),
+            ShardMessage::CloseConnection {
+                conn_id,
+                session_id,
+            } => self.close_moved(conn_id, session_id),
         }
+    }
+
+    /// The client resumed `session_id` on another connection: this one no longer serves it.
+    fn close_moved(&self, conn_id: u64, session_id: SessionId) {
+        let conn = self.conns.borrow().get(&conn_id).cloned();
+        let Some(conn) = conn else {
+            return;
+        };
+        if conn.session_id.get() != session_id || conn.is_closing() {
+            return;
+        }
+        log::info!(
+            "closing connection from {}: session 0x{session_id:x} reconnected on another connection",
+            conn.peer
+        );
+        conn.close();
     }
 
     fn publish(&self, state: Arc<State>, triggers: &[WatchTrigger]) {

@@ -91,6 +91,12 @@ impl Server {
         Server::start_with(&[])
     }
 
+    /// Whether `CORRAL_TEST_ZK` names an already running server, which tests that need their
+    /// own config, a restart or exact counters cannot use: they check this before starting one.
+    pub fn external_configured() -> bool {
+        std::env::var("CORRAL_TEST_ZK").is_ok_and(|value| value != "spawn")
+    }
+
     /// Starts a server with the default config plus `config_lines` (`key=value`; a key given
     /// here replaces the default). Against an external server the lines cannot be applied, so
     /// this panics unless `config_lines` is empty.
