@@ -1,4 +1,5 @@
-//! Sessions: timeout negotiation, expiry of a silent session, resuming with a wrong password.
+//! Sessions: timeout negotiation, expiry of a silent session, resuming with a wrong password,
+//! and resuming elsewhere, which closes the old connection.
 
 mod common;
 
@@ -188,4 +189,47 @@ async fn client_crate_resumes_a_detached_session() {
         .await
         .expect("ephemeral survives");
     assert_eq!(stat.ephemeral_owner, info.id().0);
+}
+
+#[tokio::test]
+async fn resuming_a_session_elsewhere_closes_its_old_connection() {
+    let server = Server::start();
+    let mut first = RawSession::connect(&server.address(), 10_000).await;
+    let path = unique_root();
+    let reply = first
+        .request(op::CREATE, &raw::create_body(&path, b"", raw::OPEN_ACL, 1))
+        .await;
+    assert_eq!(reply.err, err::OK);
+    let mut second = RawSession::resume(
+        &server.address(),
+        first.session_id,
+        &first.password,
+        first.timeout_ms,
+    )
+    .await
+    .expect("the session resumes on a second connection");
+    // ZooKeeper closes a session's old connection when the client reconnects elsewhere.
+    assert_eq!(
+        first.read_any().await,
+        None,
+        "the server closes the first connection"
+    );
+    second.ping().await;
+    let reply = second
+        .request(op::EXISTS, &raw::path_watch_body(&path, false))
+        .await;
+    assert_eq!(reply.err, err::OK);
+    assert_eq!(
+        reply.reader().stat().ephemeral_owner,
+        second.session_id,
+        "the session and its ephemeral live on"
+    );
+    let reply = second
+        .request(
+            op::CREATE,
+            &raw::create_body(&format!("{path}-2"), b"", raw::OPEN_ACL, 1),
+        )
+        .await;
+    assert_eq!(reply.err, err::OK, "the second connection serves writes");
+    second.close().await;
 }

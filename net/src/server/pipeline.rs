@@ -24,9 +24,7 @@ use futures_lite::future;
 use super::session_tracker::SessionTracker;
 use super::wal_thread::WalHandle;
 use super::{now_ms, ServerError, Shared};
-use crate::limits::{
-    BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX,
-};
+use crate::limits::{BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX};
 
 /// Where the reply to a write goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +42,10 @@ pub enum ToPipeline {
     Touch(Vec<SessionId>),
     /// A connection resumed this session (a reconnect handshake succeeded): the connection the
     /// session was attached to before, if another one, is to be closed.
-    Attached { session_id: SessionId, route: Route },
+    Attached {
+        session_id: SessionId,
+        route: Route,
+    },
 }
 
 /// The reply to one write, for the shard that owns the connection.
@@ -228,7 +229,11 @@ impl Pipeline {
                 session_id,
             };
             // A shard that stopped has closed its connections already.
-            if self.outboxes[route.shard].send_async(message).await.is_err() {
+            if self.outboxes[route.shard]
+                .send_async(message)
+                .await
+                .is_err()
+            {
                 log::debug!("shard {} is gone; connection close dropped", route.shard);
             }
         }
