@@ -91,7 +91,6 @@ pub struct Pipeline {
     /// Connections whose session attached elsewhere, to be closed before the next proposal.
     moved: Vec<(Route, SessionId)>,
     next_session_id: i64,
-    encode_buffer: Vec<u8>,
     serving: bool,
 }
 
@@ -120,7 +119,6 @@ impl Pipeline {
             moved: Vec::new(),
             // ZooKeeper's layout: server id in the top byte, then the start time in ms.
             next_session_id: ((1i64) << 56) | ((start_ms << 24) as u64 >> 8) as i64,
-            encode_buffer: Vec::new(),
             serving: false,
         }
     }
@@ -307,10 +305,10 @@ impl Pipeline {
     fn propose(&mut self, txns: Vec<Txn>, routes: Vec<Option<Route>>) -> Result<(), ServerError> {
         let proposal_id = self.next_proposal_id;
         self.next_proposal_id += 1;
-        self.encode_buffer.clear();
-        encode_batch(&txns, &mut self.encode_buffer);
+        let mut data = Vec::with_capacity(txns.iter().map(txn_size_hint).sum());
+        encode_batch(&txns, &mut data);
         self.consensus
-            .propose(proposal_id, self.encode_buffer.clone())
+            .propose(proposal_id, data)
             .map_err(ServerError::Consensus)?;
         self.routes.insert(proposal_id, routes);
         Ok(())
@@ -318,10 +316,10 @@ impl Pipeline {
 
     /// Persists every ready raft has, applying and publishing what commits.
     async fn drive_readies(&mut self) -> Result<(), ServerError> {
-        while let Some(pending) = self.consensus.next_ready() {
+        while let Some(mut pending) = self.consensus.next_ready() {
             let mut output = Output::default();
             self.apply_all(&pending.committed, &mut output)?;
-            let records: Vec<LogRecord> = pending.entries.clone();
+            let records: Vec<LogRecord> = std::mem::take(&mut pending.entries);
             let hard_state: Option<HardState> = pending.hard_state;
             if !records.is_empty() || hard_state.is_some() {
                 self.wal.append(records, hard_state).await?;
