@@ -313,7 +313,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         .packets_received
         .fetch_add(1, Ordering::Relaxed);
     if let Some(word) = crate::fourlw::four_letter_word(prefix) {
-        let text = requests::four_letter_word(shard, word);
+        let text = super::fourlw_input::render_word(shard, word);
         conn.push_output(|out| out.extend_from_slice(text.as_bytes()));
         return Ok(());
     }

@@ -215,8 +215,3 @@ fn set_watches(shard: &Shard, conn: &Conn, state: &State, set: &SetWatches) {
         });
     }
 }
-
-/// The answer to a four-letter word sent as a connection's first bytes.
-pub fn four_letter_word(shard: &Shard, word: &str) -> String {
-    super::fourlw_input::render_word(shard, word)
-}
