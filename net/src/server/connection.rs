@@ -23,7 +23,7 @@ use super::requests;
 use super::shard::Shard;
 use super::signal::Signal;
 use super::stats::ConnectionStats;
-use super::{now_ms, Shared};
+use super::{lock, now_ms, Shared};
 use crate::jute::{
     decode_connect, decode_request_with, encode_connect_response, encode_reply, encode_write_reply,
     ConnectResponse, DecodeError, DecodeOptions, Reply, ReplyShape, Request, AUTH_REPLY_ZXID,
@@ -152,12 +152,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let conn = Rc::new(Conn::new(shard.next_conn_id(), peer));
     shard.conns.borrow_mut().insert(conn.id, conn.clone());
-    shard
-        .shared
-        .connections
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .insert(conn.id, conn.stats.clone());
+    lock(&shard.shared.connections).insert(conn.id, conn.stats.clone());
     let (reader, writer) = futures_lite::io::split(stream);
     let writer_task = glommio::spawn_local(write_loop(shard.shared.clone(), conn.clone(), writer));
     match read_loop(&shard, &conn, reader).await {
@@ -173,12 +168,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let _ = flush.await;
     shard.conns.borrow_mut().remove(&conn.id);
     shard.watches().remove_connection(conn.id);
-    shard
-        .shared
-        .connections
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(&conn.id);
+    lock(&shard.shared.connections).remove(&conn.id);
     shard.shared.release_connection(peer.ip());
     let abandoned = conn.pending.borrow().len() as i64;
     shard

@@ -2,6 +2,7 @@
 //! counters and watch tables, which is fine for an operator's command and is never on the
 //! request path.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::fourlw::{
 
 use super::shard::Shard;
 use super::stats::{self, ConnectionStats};
-use super::Shared;
+use super::{lock, Shared};
 
 pub fn render_word(shard: &Shard, word: &str) -> String {
     let shared = &shard.shared;
@@ -38,13 +39,7 @@ pub fn render_word(shard: &Shard, word: &str) -> String {
 }
 
 fn connections(shared: &Shared) -> Vec<Arc<ConnectionStats>> {
-    shared
-        .connections
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .values()
-        .cloned()
-        .collect()
+    lock(&shared.connections).values().cloned().collect()
 }
 
 fn latency(latency: &stats::Latency) -> Latency {
@@ -66,12 +61,7 @@ fn gather(shard: &Shard, word: &str) -> FourLetterInput {
     let watch_count: usize = shared
         .watches
         .iter()
-        .map(|watches| {
-            watches
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .count()
-        })
+        .map(|watches| lock(watches).count())
         .sum();
     let stats = ServerStats {
         server_state: "standalone".to_owned(),
@@ -120,14 +110,9 @@ fn gather(shard: &Shard, word: &str) -> FourLetterInput {
         let mut pairs = Vec::new();
         let sessions = session_of_connection(shard);
         for watches in &shared.watches {
-            let watches = watches
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let watches = lock(watches);
             for (conn_id, path) in watches.pairs() {
-                let session = sessions
-                    .iter()
-                    .find(|(id, _)| *id == conn_id)
-                    .map_or(0, |(_, session)| *session);
+                let session = sessions.get(&conn_id).copied().unwrap_or(0);
                 pairs.push((session, path));
             }
         }
@@ -147,12 +132,8 @@ fn gather(shard: &Shard, word: &str) -> FourLetterInput {
 }
 
 /// Connection id → session id, from the registry every shard maintains.
-fn session_of_connection(shard: &Shard) -> Vec<(u64, i64)> {
-    shard
-        .shared
-        .connections
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn session_of_connection(shard: &Shard) -> HashMap<u64, i64> {
+    lock(&shard.shared.connections)
         .iter()
         .map(|(&conn_id, stats)| (conn_id, stats.session_id.load(Ordering::Relaxed)))
         .collect()

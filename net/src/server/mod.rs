@@ -23,7 +23,7 @@ pub mod watches;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use corral_engine::consensus::{Consensus, ConsensusError};
@@ -101,10 +101,7 @@ impl Shared {
         if self.config.max_client_cnxns == 0 {
             return;
         }
-        let mut counts = self
-            .connections_per_ip
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = lock(&self.connections_per_ip);
         if let Some(count) = counts.get_mut(&ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -116,6 +113,14 @@ impl Shared {
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed)
     }
+}
+
+/// Locks a mutex of the shared registries. A poisoned lock means a thread panicked while
+/// holding it; the counters and tables inside stay usable for everyone else.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub fn now_ms() -> i64 {

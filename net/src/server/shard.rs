@@ -19,7 +19,7 @@ use super::connection::{self, Conn};
 use super::pipeline::{Pipeline, ShardMessage, ToPipeline, WriteReply};
 use super::wal_thread::WalHandle;
 use super::watches::WatchManager;
-use super::{ServerError, Shared, SHUTDOWN_GRACE};
+use super::{lock, ServerError, Shared, SHUTDOWN_GRACE};
 use crate::jute::{encode_event, NOTIFICATION_ZXID};
 use crate::limits::TOUCH_INTERVAL_MS;
 use corral_engine::types::{SessionId, WatchTrigger};
@@ -39,11 +39,7 @@ pub struct Shard {
 
 impl Shard {
     pub fn watches(&self) -> MutexGuard<'_, WatchManager> {
-        // Only this shard writes its watch manager; a poisoned lock means this thread already
-        // panicked, so the data is still the shard's own.
-        self.watches
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.watches)
     }
 
     pub fn next_conn_id(&self) -> u64 {
@@ -331,10 +327,7 @@ fn admit(shared: &Shared, accepted: &AcceptedTcpStream) -> bool {
     let Ok(peer) = accepted.peer_addr() else {
         return false;
     };
-    let counts = shared
-        .connections_per_ip
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let counts = lock(&shared.connections_per_ip);
     let mut counts = counts;
     let current = counts.entry(peer.ip()).or_insert(0);
     if *current >= limit {
