@@ -161,11 +161,6 @@ async fn operations_on_missing_nodes_are_no_node() {
     assert_eq!(step("exists", client.check_stat(&missing)).await, Ok(None));
 }
 
-/// Sends `op` with `body` on a raw session and returns the error code.
-async fn raw_err(session: &mut RawSession, opcode: i32, body: Vec<u8>) -> i32 {
-    session.request(opcode, &body).await.err
-}
-
 #[tokio::test]
 async fn invalid_paths_on_create_are_bad_arguments() {
     let server = Server::start();
@@ -182,48 +177,39 @@ async fn invalid_paths_on_create_are_bad_arguments() {
         format!("{root}/\u{fff0}"),
     ];
     for path in &bad {
-        let code = raw_err(
-            &mut session,
-            op::CREATE,
-            raw::create_body(path, b"", raw::OPEN_ACL, 0),
-        )
-        .await;
+        let code = session
+            .request_err(op::CREATE, &raw::create_body(path, b"", raw::OPEN_ACL, 0))
+            .await;
         assert_eq!(code, err::BAD_ARGUMENTS, "create {path:?}");
     }
     // A sequential create validates the name with the counter appended: "root/" + digits is fine.
-    let code = raw_err(
-        &mut session,
-        op::CREATE,
-        raw::create_body(&format!("{root}/."), b"", raw::OPEN_ACL, 2),
-    )
-    .await;
+    let code = session
+        .request_err(
+            op::CREATE,
+            &raw::create_body(&format!("{root}/."), b"", raw::OPEN_ACL, 2),
+        )
+        .await;
     assert_eq!(
         code,
         err::OK,
         "'.' followed by ten digits is an ordinary name"
     );
-    let code = raw_err(
-        &mut session,
-        op::CREATE,
-        raw::create_body("", b"", raw::OPEN_ACL, 0),
-    )
-    .await;
+    let code = session
+        .request_err(op::CREATE, &raw::create_body("", b"", raw::OPEN_ACL, 0))
+        .await;
     assert_eq!(code, err::BAD_ARGUMENTS, "empty path");
-    let code = raw_err(
-        &mut session,
-        op::CREATE,
-        raw::create_body("/", b"", raw::OPEN_ACL, 0),
-    )
-    .await;
+    let code = session
+        .request_err(op::CREATE, &raw::create_body("/", b"", raw::OPEN_ACL, 0))
+        .await;
     // "/" splits into parent "" (the root itself) and passes validation, so it already exists.
     assert_eq!(code, err::NODE_EXISTS, "create of the root");
     // An empty component hides the parent: "root//x" has parent "root/", which does not exist.
-    let code = raw_err(
-        &mut session,
-        op::CREATE,
-        raw::create_body(&format!("{root}//x"), b"", raw::OPEN_ACL, 0),
-    )
-    .await;
+    let code = session
+        .request_err(
+            op::CREATE,
+            &raw::create_body(&format!("{root}//x"), b"", raw::OPEN_ACL, 0),
+        )
+        .await;
     assert_eq!(code, err::NO_NODE, "create {root}//x");
     let children = step("list", client.list_children(&root))
         .await
@@ -248,28 +234,34 @@ async fn invalid_paths_on_other_writes_are_bad_arguments() {
             .into_vec()
     };
     assert_eq!(
-        raw_err(&mut session, op::SET_DATA, set("no-slash")).await,
+        session.request_err(op::SET_DATA, &set("no-slash")).await,
         err::BAD_ARGUMENTS
     );
     assert_eq!(
-        raw_err(&mut session, op::SET_DATA, set(&format!("{root}/"))).await,
+        session
+            .request_err(op::SET_DATA, &set(&format!("{root}/")))
+            .await,
         err::BAD_ARGUMENTS
     );
     assert_eq!(
-        raw_err(&mut session, op::SET_ACL, set_acl(&format!("{root}/."))).await,
+        session
+            .request_err(op::SET_ACL, &set_acl(&format!("{root}/.")))
+            .await,
         err::BAD_ARGUMENTS
     );
     assert_eq!(
-        raw_err(&mut session, op::DELETE, delete("no-slash")).await,
+        session.request_err(op::DELETE, &delete("no-slash")).await,
         err::BAD_ARGUMENTS
     );
     assert_eq!(
-        raw_err(&mut session, op::DELETE, delete("/")).await,
+        session.request_err(op::DELETE, &delete("/")).await,
         err::BAD_ARGUMENTS,
         "delete of the root"
     );
     assert_eq!(
-        raw_err(&mut session, op::DELETE, delete(&format!("{root}/a\0"))).await,
+        session
+            .request_err(op::DELETE, &delete(&format!("{root}/a\0")))
+            .await,
         err::BAD_ARGUMENTS
     );
     session.close().await;
@@ -281,14 +273,13 @@ async fn reads_of_invalid_paths_are_no_node() {
     let mut session = RawSession::connect(&server.address(), 10_000).await;
     // Reads do not validate the path; they simply find nothing there.
     for path in ["no-slash", "/a/", "/a//b", "/./b"] {
-        let code = raw_err(
-            &mut session,
-            op::GET_DATA,
-            raw::path_watch_body(path, false),
-        )
-        .await;
+        let code = session
+            .request_err(op::GET_DATA, &raw::path_watch_body(path, false))
+            .await;
         assert_eq!(code, err::NO_NODE, "getData {path:?}");
-        let code = raw_err(&mut session, op::EXISTS, raw::path_watch_body(path, false)).await;
+        let code = session
+            .request_err(op::EXISTS, &raw::path_watch_body(path, false))
+            .await;
         assert_eq!(code, err::NO_NODE, "exists {path:?}");
     }
     session.close().await;

@@ -84,9 +84,8 @@ async fn child_watch_fires_on_child_create_and_delete_only() {
     // Changing the parent's data does not fire a child watch.
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&root, b"x"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&root, b"x"))
+            .await,
         err::OK
     );
     assert!(
@@ -109,9 +108,8 @@ async fn child_watch_fires_on_child_create_and_delete_only() {
     // A child's data change is not a child-list change.
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&child, b"x"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&child, b"x"))
+            .await,
         err::OK
     );
     assert!(
@@ -144,16 +142,14 @@ async fn standard_watch_fires_once() {
     // after both replies every event that will ever come for them is already queued.
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&root, b"1"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&root, b"1"))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&root, b"2"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&root, b"2"))
+            .await,
         err::OK
     );
     let events: Vec<(i32, String)> = session
@@ -164,9 +160,8 @@ async fn standard_watch_fires_once() {
     assert_eq!(events, vec![(NODE_DATA_CHANGED, root.clone())]);
     assert_eq!(
         session
-            .request(op::DELETE, &Writer::new().str(&root).int(-1).into_vec())
-            .await
-            .err,
+            .request_err(op::DELETE, &Writer::new().str(&root).int(-1).into_vec())
+            .await,
         err::OK
     );
     assert!(
@@ -185,9 +180,8 @@ async fn watch_event_arrives_before_reply_of_the_triggering_request() {
     let mut session = RawSession::connect(&server.address(), 10_000).await;
     assert_eq!(
         session
-            .request(op::EXISTS, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::EXISTS, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     let xid = session.send(op::SET_DATA, &set_body(&root, b"x")).await;
@@ -215,9 +209,8 @@ async fn event_from_another_session_arrives_before_a_later_reply() {
     let mut session = RawSession::connect(&server.address(), 10_000).await;
     assert_eq!(
         session
-            .request(op::GET_DATA, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::GET_DATA, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     step("set", client.set_data(&root, b"x", None))
@@ -368,16 +361,14 @@ async fn recursive_watch_on_the_wire_has_no_children_changed_events() {
     let child = format!("{root}/c");
     assert_eq!(
         session
-            .request(op::CREATE, &raw::create_body(&child, b"", raw::OPEN_ACL, 0))
-            .await
-            .err,
+            .request_err(op::CREATE, &raw::create_body(&child, b"", raw::OPEN_ACL, 0))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::DELETE, &Writer::new().str(&child).int(-1).into_vec())
-            .await
-            .err,
+            .request_err(op::DELETE, &Writer::new().str(&child).int(-1).into_vec())
+            .await,
         err::OK
     );
     let events: Vec<(i32, String)> = session
@@ -401,73 +392,63 @@ async fn remove_and_check_watches_report_no_watcher_when_none() {
     let check = |t| raw::watches_body(&root, t);
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &check(WATCHER_ANY))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &check(WATCHER_ANY))
+            .await,
         err::NO_WATCHER
     );
     assert_eq!(
         session
-            .request(op::REMOVE_WATCHES, &check(WATCHER_ANY))
-            .await
-            .err,
+            .request_err(op::REMOVE_WATCHES, &check(WATCHER_ANY))
+            .await,
         err::NO_WATCHER
     );
     assert_eq!(
         session
-            .request(op::GET_DATA, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::GET_DATA, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &check(WATCHER_DATA))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &check(WATCHER_DATA))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &check(WATCHER_ANY))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &check(WATCHER_ANY))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &check(WATCHER_CHILDREN))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &check(WATCHER_CHILDREN))
+            .await,
         err::NO_WATCHER
     );
     assert_eq!(
         session
-            .request(op::REMOVE_WATCHES, &check(WATCHER_CHILDREN))
-            .await
-            .err,
+            .request_err(op::REMOVE_WATCHES, &check(WATCHER_CHILDREN))
+            .await,
         err::NO_WATCHER
     );
     assert_eq!(
         session
-            .request(op::REMOVE_WATCHES, &check(WATCHER_DATA))
-            .await
-            .err,
+            .request_err(op::REMOVE_WATCHES, &check(WATCHER_DATA))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &check(WATCHER_DATA))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &check(WATCHER_DATA))
+            .await,
         err::NO_WATCHER
     );
     // The removed watch no longer fires, and the server sends nothing for the removal itself.
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&root, b"x"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&root, b"x"))
+            .await,
         err::OK
     );
     assert!(session.events.is_empty(), "{:?}", session.events);
@@ -485,16 +466,14 @@ async fn remove_watches_any_removes_data_and_child_watches() {
     let mut session = RawSession::connect(&server.address(), 10_000).await;
     assert_eq!(
         session
-            .request(op::EXISTS, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::EXISTS, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::GET_CHILDREN, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::GET_CHILDREN, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     assert_eq!(
@@ -509,16 +488,14 @@ async fn remove_watches_any_removes_data_and_child_watches() {
     );
     assert_eq!(
         session
-            .request(op::REMOVE_WATCHES, &raw::watches_body(&root, WATCHER_ANY))
-            .await
-            .err,
+            .request_err(op::REMOVE_WATCHES, &raw::watches_body(&root, WATCHER_ANY))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::CHECK_WATCHES, &raw::watches_body(&root, WATCHER_ANY))
-            .await
-            .err,
+            .request_err(op::CHECK_WATCHES, &raw::watches_body(&root, WATCHER_ANY))
+            .await,
         err::NO_WATCHER
     );
     step(
@@ -529,9 +506,8 @@ async fn remove_watches_any_removes_data_and_child_watches() {
     .expect("child");
     assert_eq!(
         session
-            .request(op::SET_DATA, &set_body(&root, b"x"))
-            .await
-            .err,
+            .request_err(op::SET_DATA, &set_body(&root, b"x"))
+            .await,
         err::OK
     );
     assert!(session.events.is_empty(), "{:?}", session.events);
@@ -618,16 +594,14 @@ async fn one_write_fires_data_and_child_watches_of_different_paths() {
     // Watch the parent's children and the (not yet existing) child.
     assert_eq!(
         session
-            .request(op::GET_CHILDREN, &raw::path_watch_body(&root, true))
-            .await
-            .err,
+            .request_err(op::GET_CHILDREN, &raw::path_watch_body(&root, true))
+            .await,
         err::OK
     );
     assert_eq!(
         session
-            .request(op::EXISTS, &raw::path_watch_body(&child, true))
-            .await
-            .err,
+            .request_err(op::EXISTS, &raw::path_watch_body(&child, true))
+            .await,
         err::NO_NODE
     );
     let reply = session

@@ -414,6 +414,11 @@ impl RawSession {
         self.read_reply(xid).await
     }
 
+    /// Sends a request and returns only its reply's error code.
+    pub async fn request_err(&mut self, op: i32, body: &[u8]) -> i32 {
+        self.request(op, body).await.err
+    }
+
     /// The next watch notification (queued or read from the wire).
     pub async fn next_event(&mut self) -> WatcherEvent {
         if let Some(event) = self.events.pop_front() {
