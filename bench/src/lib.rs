@@ -1,0 +1,1 @@
+//! corral-bench: measurements of Corral's components and of the whole server.
