@@ -13,7 +13,7 @@
 //! them out, and must apply committed entries in the order they are returned. A standalone
 //! server is a one-voter group, so the same code path serves it and an ensemble.
 
-use raft::eraftpb::{ConfState, Entry, EntryType, HardState as RaftHardState};
+use raft::eraftpb::{ConfState, Entry, EntryType, HardState as RaftHardState, Snapshot};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, Ready, StateRole, Storage};
 use thiserror::Error;
@@ -35,6 +35,8 @@ pub enum ConsensusError {
     EmptyPayload { index: u64 },
     #[error("this server is not the leader")]
     NotLeader,
+    #[error("the log resumes at entry {first}, but the snapshot ends at entry {base}: entries are missing")]
+    LogGap { base: u64, first: u64 },
 }
 
 impl From<raft::Error> for ConsensusError {
@@ -59,6 +61,13 @@ pub struct LogRecord {
     pub index: u64,
     pub term: u64,
     pub payload: Vec<u8>,
+}
+
+/// The raft position a snapshot holds the state of: the last entry applied to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotBase {
+    pub index: u64,
+    pub term: u64,
 }
 
 /// An entry raft has committed: apply it in the order given.
@@ -88,47 +97,107 @@ pub struct Consensus {
 }
 
 impl Consensus {
-    /// Rebuilds the node from what the log recovered. `applied` is the index the state machine
-    /// already holds (0 until snapshots exist: every entry is applied again).
+    /// Rebuilds the node from a snapshot (if any) and what the log recovered after it. `base`
+    /// is the raft position the state machine already holds: raft starts with it as applied and
+    /// committed, and log records at or before it are skipped. The records after the base must
+    /// continue it without a gap (`LogGap` otherwise). Without a base every entry is applied.
     pub fn open(
         records: &[LogRecord],
         hard_state: Option<HardState>,
+        base: Option<SnapshotBase>,
     ) -> Result<Self, ConsensusError> {
         let storage =
             MemStorage::new_with_conf_state(ConfState::from((vec![STANDALONE_NODE_ID], vec![])));
+        let base_index = base.map_or(0, |base| base.index);
         {
             let mut core = storage.wl();
-            let entries = records
+            if let Some(base) = base {
+                let mut snapshot = Snapshot::default();
+                let metadata = snapshot.mut_metadata();
+                metadata.index = base.index;
+                metadata.term = base.term;
+                metadata.set_conf_state(ConfState::from((vec![STANDALONE_NODE_ID], vec![])));
+                core.apply_snapshot(snapshot)?;
+            }
+            let after: Vec<&LogRecord> = records
                 .iter()
+                .filter(|record| record.index > base_index)
+                .collect();
+            if let Some(first) = after.first() {
+                if first.index != base_index + 1 {
+                    return Err(ConsensusError::LogGap {
+                        base: base_index,
+                        first: first.index,
+                    });
+                }
+            }
+            let entries = after
+                .into_iter()
                 .map(record_to_entry)
                 .collect::<Result<Vec<_>, _>>()?;
             core.append(&entries)?;
-            if let Some(hard_state) = hard_state {
-                let last_index = records.last().map_or(0, |record| record.index);
+            let last_index = entries.last().map_or(base_index, |entry| entry.index);
+            let base_term = base.map_or(0, |base| base.term);
+            let raft_state = match hard_state {
                 // A commit index beyond the recovered log would make raft panic; the log is the
-                // truth for what survived.
-                let raft_state = RaftHardState {
-                    term: hard_state.term,
+                // truth for what survived. The snapshot holds only committed entries, so the
+                // commit index is at least its index.
+                Some(hard_state) => RaftHardState {
+                    term: hard_state.term.max(base_term),
                     vote: hard_state.vote,
-                    commit: hard_state.commit.min(last_index),
+                    commit: hard_state.commit.min(last_index).max(base_index),
                     ..Default::default()
-                };
-                core.set_hardstate(raft_state);
-            }
+                },
+                None => RaftHardState {
+                    term: base_term,
+                    commit: base_index,
+                    ..Default::default()
+                },
+            };
+            core.set_hardstate(raft_state);
         }
+        Self::start(storage, base_index)
+    }
+
+    /// A `RawNode` over `storage`, whose entries up to `applied` the state machine holds.
+    fn start(storage: MemStorage, applied: u64) -> Result<Self, ConsensusError> {
         let config = Config {
             id: STANDALONE_NODE_ID,
             election_tick: ELECTION_TICKS,
             heartbeat_tick: HEARTBEAT_TICKS,
             max_size_per_msg: RAFT_MESSAGE_BYTES_MAX,
             max_inflight_msgs: RAFT_INFLIGHT_MESSAGES_MAX,
-            applied: 0,
+            applied,
             ..Default::default()
         };
         config.validate()?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let node = RawNode::new(&config, storage, &logger)?;
         Ok(Consensus { node })
+    }
+
+    /// After a failed persist: forgets every entry and hard state that was not persisted by
+    /// rebuilding the node from its storage, which only ever receives what `persisted` was told
+    /// is durable (and what `open` recovered). Returns the proposal ids of the dropped entries,
+    /// whose writers are to be told that their writes failed. The node comes back as a follower
+    /// of the last persisted term: `campaign` makes it lead again (in a new term), and its new
+    /// entries reuse the indexes of the dropped ones.
+    pub fn reset_to_persisted(&mut self) -> Result<Vec<u64>, ConsensusError> {
+        let dropped = self
+            .node
+            .raft
+            .raft_log
+            .unstable
+            .entries
+            .iter()
+            .map(|entry| proposal_id_of(&entry.context))
+            .filter(|&id| id != 0)
+            .collect();
+        let applied = self.applied_index();
+        let storage = self.node.store().clone();
+        *self = Self::start(storage, applied)?;
+        assert_eq!(self.applied_index(), applied);
+        Ok(dropped)
     }
 
     /// A lone voter elects itself at once; in a standalone server this is called at start-up.
@@ -229,8 +298,8 @@ impl Consensus {
             .collect())
     }
 
-    /// Everything up to `index` is applied: raft may forget those entries. Without snapshots the
-    /// write-ahead log keeps them for recovery, so only the in-memory copy is released.
+    /// Everything up to `index` is applied: raft may forget those entries. The write-ahead log
+    /// keeps them until a snapshot covers them, so only the in-memory copy is released.
     pub fn applied(&mut self, index: u64) -> Result<(), ConsensusError> {
         self.node.advance_apply_to(index);
         let first = self.node.store().first_index()?;
@@ -242,13 +311,18 @@ impl Consensus {
 }
 
 fn committed_from(entry: Entry) -> Committed {
-    let proposal_id = <[u8; 8]>::try_from(&entry.context[..]).map_or(0, u64::from_be_bytes);
+    let proposal_id = proposal_id_of(&entry.context);
     Committed {
         index: entry.index,
         term: entry.term,
         proposal_id,
         data: entry.data.to_vec(),
     }
+}
+
+/// The proposal id a proposer attached as an entry's context; 0 when there is none.
+fn proposal_id_of(context: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(context).map_or(0, u64::from_be_bytes)
 }
 
 fn entry_to_record(entry: &Entry) -> LogRecord {
@@ -323,7 +397,7 @@ mod tests {
     #[test]
     fn single_voter_commits_proposals_after_persist_and_replays_them_after_restart() {
         let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None).expect("open");
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
         consensus.campaign().expect("campaign");
         drive(&mut consensus, &mut log, &mut hard);
         assert!(consensus.is_leader());
@@ -341,7 +415,7 @@ mod tests {
         );
 
         // Restart from the persisted log: both batches come back, without proposal ids.
-        let mut restarted = Consensus::open(&log, hard).expect("reopen");
+        let mut restarted = Consensus::open(&log, hard, None).expect("reopen");
         restarted.campaign().expect("campaign");
         let replayed = drive(&mut restarted, &mut log, &mut hard);
         let data: Vec<_> = replayed
@@ -364,11 +438,129 @@ mod tests {
             payload: vec![9, 1, 2],
         };
         assert_eq!(
-            Consensus::open(&[record], None).err(),
+            Consensus::open(&[record], None, None).err(),
             Some(ConsensusError::UnknownEntryType {
                 index: 1,
                 entry_type: 9
             })
+        );
+    }
+
+    fn data_of(committed: &[Committed]) -> Vec<(u64, Vec<u8>)> {
+        committed
+            .iter()
+            .filter(|c| !c.data.is_empty())
+            .map(|c| (c.proposal_id, c.data.clone()))
+            .collect()
+    }
+
+    /// Builds a persisted log of `count` batches (a leader's empty entry at index 1, then the
+    /// batches at 2..), returning the log and hard state.
+    fn persisted_log(count: u64) -> (Vec<LogRecord>, Option<HardState>) {
+        let (mut log, mut hard) = (Vec::new(), None);
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
+        consensus.campaign().expect("campaign");
+        drive(&mut consensus, &mut log, &mut hard);
+        for id in 1..=count {
+            consensus
+                .propose(id, format!("batch-{id}").into_bytes())
+                .expect("propose");
+            drive(&mut consensus, &mut log, &mut hard);
+        }
+        (log, hard)
+    }
+
+    #[test]
+    fn open_from_a_snapshot_applies_only_the_entries_after_it() {
+        let (log, hard) = persisted_log(4);
+        assert_eq!(log.last().map(|r| (r.index, r.term)), Some((5, 1)));
+        // The snapshot holds entries 1..=3 (batches 1 and 2); the log still holds them all.
+        let base = SnapshotBase { index: 3, term: 1 };
+        let mut restarted = Consensus::open(&log, hard, Some(base)).expect("open");
+        assert_eq!(restarted.applied_index(), 3);
+        restarted.campaign().expect("campaign");
+        let (mut log_after, mut hard_after) = (log.clone(), hard);
+        let replayed = drive(&mut restarted, &mut log_after, &mut hard_after);
+        assert_eq!(
+            data_of(&replayed),
+            vec![(0, b"batch-3".to_vec()), (0, b"batch-4".to_vec())]
+        );
+        assert_eq!(replayed.first().map(|c| c.index), Some(4));
+        assert_eq!(restarted.applied_index(), restarted.last_index());
+        assert_eq!(restarted.last_index(), 6, "the new leader's empty entry");
+
+        // The same with the log released before the snapshot: only entries 4 and 5 left.
+        let tail: Vec<LogRecord> = log.iter().filter(|r| r.index >= 4).cloned().collect();
+        let mut restarted = Consensus::open(&tail, hard, Some(base)).expect("open tail");
+        restarted.campaign().expect("campaign");
+        let (mut log_after, mut hard_after) = (tail.clone(), hard);
+        let replayed = drive(&mut restarted, &mut log_after, &mut hard_after);
+        assert_eq!(
+            data_of(&replayed),
+            vec![(0, b"batch-3".to_vec()), (0, b"batch-4".to_vec())]
+        );
+
+        // A snapshot covering the whole log, with an empty log after release: nothing to apply.
+        let all = SnapshotBase { index: 5, term: 1 };
+        let mut restarted = Consensus::open(&[], hard, Some(all)).expect("open empty");
+        restarted.campaign().expect("campaign");
+        let (mut log_after, mut hard_after) = (Vec::new(), hard);
+        let replayed = drive(&mut restarted, &mut log_after, &mut hard_after);
+        assert_eq!(data_of(&replayed), vec![]);
+        assert_eq!(restarted.applied_index(), 6);
+    }
+
+    #[test]
+    fn open_refuses_a_log_that_does_not_continue_the_snapshot() {
+        let (log, hard) = persisted_log(4);
+        let tail: Vec<LogRecord> = log.iter().filter(|r| r.index >= 5).cloned().collect();
+        let base = SnapshotBase { index: 3, term: 1 };
+        assert_eq!(
+            Consensus::open(&tail, hard, Some(base)).err(),
+            Some(ConsensusError::LogGap { base: 3, first: 5 })
+        );
+    }
+
+    #[test]
+    fn reset_to_persisted_drops_the_unpersisted_entries_and_leads_again() {
+        let (mut log, mut hard) = (Vec::new(), None);
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
+        consensus.campaign().expect("campaign");
+        drive(&mut consensus, &mut log, &mut hard);
+        consensus.propose(1, b"kept".to_vec()).expect("propose");
+        drive(&mut consensus, &mut log, &mut hard);
+        let term_before = consensus.node.raft.term;
+
+        // The disk fails this ready: it is never handed back as persisted.
+        consensus.propose(2, b"lost-a".to_vec()).expect("propose");
+        consensus.propose(3, b"lost-b".to_vec()).expect("propose");
+        let failed = consensus.next_ready().expect("a ready to persist");
+        assert_eq!(failed.entries.len(), 2);
+        drop(failed);
+        assert_eq!(consensus.reset_to_persisted().expect("reset"), vec![2, 3]);
+        assert!(!consensus.is_leader());
+        assert_eq!(consensus.last_index(), 2);
+        assert_eq!(consensus.applied_index(), 2);
+
+        consensus.campaign().expect("campaign");
+        assert!(consensus.is_leader());
+        assert_eq!(consensus.node.raft.term, term_before + 1);
+        consensus.propose(4, b"after".to_vec()).expect("propose");
+        let committed = drive(&mut consensus, &mut log, &mut hard);
+        assert_eq!(data_of(&committed), vec![(4, b"after".to_vec())]);
+        // The new entries took the indexes of the failed ones: 3 (empty) and 4.
+        assert_eq!(
+            log.iter().map(|r| r.index).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+
+        // What was persisted replays without the failed writes.
+        let mut restarted = Consensus::open(&log, hard, None).expect("reopen");
+        restarted.campaign().expect("campaign");
+        let replayed = drive(&mut restarted, &mut log, &mut hard);
+        assert_eq!(
+            data_of(&replayed),
+            vec![(0, b"kept".to_vec()), (0, b"after".to_vec())]
         );
     }
 }

@@ -7,6 +7,7 @@
 //! - `entry`: the binary encoding of a log entry (a batch of `Txn`s).
 //! - `state`: the replicated state (data tree and sessions) as a persistent structure:
 //!   apply, reads, housekeeping candidates.
+//! - `snapshot`: the binary encoding of a whole state inside a snapshot file.
 //! - `consensus`: the raft-rs driver used by the pipeline shard.
 //! - `limits`: every bound this crate enforces.
 //!
@@ -17,6 +18,7 @@ pub mod consensus;
 pub mod entry;
 pub mod limits;
 pub mod paths;
+pub mod snapshot;
 pub mod state;
 pub mod types;
 pub mod wire;

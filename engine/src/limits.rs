@@ -24,3 +24,13 @@ pub const HOUSEKEEPING_PATHS_MAX: usize = 10_000;
 /// Children a znode keeps in a flat sorted slice before switching to a persistent B-tree: one
 /// `im::OrdSet` node costs over a kilobyte, which small directories should not pay.
 pub const CHILDREN_INLINE_MAX: usize = 32;
+
+/// Bytes of encoded snapshot records gathered before one write to the snapshot file: few write
+/// calls per megabyte without holding more than a block of the file's size.
+pub const SNAPSHOT_WRITE_CHUNK_BYTES: usize = 64 * 1024;
+/// Initial read buffer of the snapshot decoder; it doubles only when one record is larger, and
+/// only as that record's bytes actually arrive.
+pub const SNAPSHOT_READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Nodes reserved up front from a snapshot's declared node count: a damaged count must not make
+/// the decoder allocate much before the records themselves arrive (and 1M covers most trees).
+pub const SNAPSHOT_RESERVE_NODES_MAX: usize = 1 << 20;

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::fourlw::{KNOWN_WORDS, TELNET_CLOSE_NAME};
-use crate::limits::{CORES_MAX, JUTE_MAX_BUFFER_CEILING, TICK_TIME_MS_MAX, ZOO_CFG_BYTES_MAX};
+use crate::limits::{
+    CORES_MAX, JUTE_MAX_BUFFER_CEILING, SNAP_COUNT_MIN, SNAP_RETAIN_COUNT_MIN, TICK_TIME_MS_MAX,
+    ZOO_CFG_BYTES_MAX,
+};
 
 /// ZooKeeper's conventional client port.
 pub const DEFAULT_CLIENT_PORT: u16 = 2181;
@@ -35,6 +38,12 @@ pub const DEFAULT_CONTAINER_CHECK_INTERVAL_MS: u64 = 60_000;
 pub const MIN_SESSION_TIMEOUT_TICKS: i32 = 2;
 /// The session timeout ceiling is this many ticks unless maxSessionTimeout is set.
 pub const MAX_SESSION_TIMEOUT_TICKS: i32 = 20;
+/// ZooKeeper's `snapCount` default: transactions between two snapshots.
+pub const DEFAULT_SNAP_COUNT: u64 = 100_000;
+/// ZooKeeper's `snapSizeLimitInKb` default (4 GiB): log bytes between two snapshots.
+pub const DEFAULT_SNAP_SIZE_LIMIT_KIB: u64 = 4_194_304;
+/// ZooKeeper's `autopurge.snapRetainCount` default.
+pub const DEFAULT_SNAP_RETAIN_COUNT: usize = 3;
 /// The word ZooKeeper always enables, because its own zkServer.sh status depends on it.
 const ALWAYS_ENABLED_WORD: &str = "srvr";
 
@@ -114,6 +123,14 @@ pub struct ServerConfig {
     pub container_check_interval_ms: u64,
     /// Size of a write-ahead log segment, from ZooKeeper's `preAllocSize` (in KiB there).
     pub wal_segment_bytes: u64,
+    /// Transactions applied between two snapshots (`snapCount`, at least `SNAP_COUNT_MIN`).
+    pub snap_count: u64,
+    /// Log bytes appended between two snapshots (`snapSizeLimitInKb` × 1024); `None` when the
+    /// key is zero or negative, which disables the byte threshold as in ZooKeeper.
+    pub snap_size_limit_bytes: Option<u64>,
+    /// Snapshots kept after each new one (`autopurge.snapRetainCount`, at least
+    /// `SNAP_RETAIN_COUNT_MIN`); the log is kept from the oldest of them on.
+    pub snap_retain_count: usize,
     /// Ignored and unknown keys and other oddities, for the caller to log.
     pub warnings: Vec<String>,
 }
@@ -137,6 +154,9 @@ impl Default for ServerConfig {
             cores: online_cores(),
             container_check_interval_ms: DEFAULT_CONTAINER_CHECK_INTERVAL_MS,
             wal_segment_bytes: corral_wal::limits::SEGMENT_BYTES_DEFAULT,
+            snap_count: DEFAULT_SNAP_COUNT,
+            snap_size_limit_bytes: Some(DEFAULT_SNAP_SIZE_LIMIT_KIB * 1024),
+            snap_retain_count: DEFAULT_SNAP_RETAIN_COUNT,
             warnings: Vec::new(),
         }
     }
@@ -410,6 +430,16 @@ fn apply_key(
             config.container_check_interval_ms = parse_interval_ms(key, value)?;
         }
         "preAllocSize" => config.wal_segment_bytes = parse_pre_alloc_size(key, value)?,
+        "snapCount" => config.snap_count = parse_snap_count(config, key, value),
+        "snapSizeLimitInKb" => {
+            config.snap_size_limit_bytes = parse_snap_size_limit(config, key, value);
+        }
+        "autopurge.snapRetainCount" => {
+            config.snap_retain_count = parse_snap_retain_count(config, key, value)?;
+        }
+        "autopurge.purgeInterval" => config.warnings.push(format!(
+            "{key} is ignored: Corral purges old snapshots after every snapshot it writes"
+        )),
         _ => config.warnings.push(unused_key_warning(key)),
     }
     Ok(())
@@ -431,6 +461,63 @@ fn parse_pre_alloc_size(key: &str, value: &str) -> Result<u64, ConfigError> {
         .filter(|bytes| (SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(bytes))
         .ok_or_else(|| invalid(key, value, &reason))?;
     Ok(bytes)
+}
+
+/// ZooKeeper reads `snapCount` with `Integer.getInteger`, which falls back to the default for
+/// a value that is not an int, and raises anything below 2 to 2 with a warning; so does Corral.
+fn parse_snap_count(config: &mut ServerConfig, key: &str, value: &str) -> u64 {
+    match value.parse::<i32>() {
+        Ok(count) if i64::from(count) >= SNAP_COUNT_MIN as i64 => count as u64,
+        Ok(count) => {
+            config.warnings.push(format!(
+                "{key}={count} is below {SNAP_COUNT_MIN}; using {SNAP_COUNT_MIN}"
+            ));
+            SNAP_COUNT_MIN
+        }
+        Err(_) => {
+            config.warnings.push(format!(
+                "{key}=`{value}` is not a 32-bit integer; using the default {DEFAULT_SNAP_COUNT}"
+            ));
+            DEFAULT_SNAP_COUNT
+        }
+    }
+}
+
+/// ZooKeeper reads `snapSizeLimitInKb` with `Long.getLong` (default on a value that is not a
+/// long); zero or less disables the byte threshold.
+fn parse_snap_size_limit(config: &mut ServerConfig, key: &str, value: &str) -> Option<u64> {
+    let default = Some(DEFAULT_SNAP_SIZE_LIMIT_KIB * 1024);
+    match value.parse::<i64>() {
+        Ok(kib) if kib <= 0 => None,
+        // Beyond 16 EiB no log ever reaches the threshold: the same as disabled.
+        Ok(kib) => (kib as u64).checked_mul(1024),
+        Err(_) => {
+            config.warnings.push(format!(
+                "{key}=`{value}` is not a 64-bit integer; using the default \
+                 {DEFAULT_SNAP_SIZE_LIMIT_KIB}"
+            ));
+            default
+        }
+    }
+}
+
+/// ZooKeeper parses `autopurge.snapRetainCount` with `Integer.parseInt` (a bad value is a
+/// config error) and raises a count below 3 to 3 with a warning.
+fn parse_snap_retain_count(
+    config: &mut ServerConfig,
+    key: &str,
+    value: &str,
+) -> Result<usize, ConfigError> {
+    let count: i32 = parse_i32(key, value)?;
+    match usize::try_from(count) {
+        Ok(count) if count >= SNAP_RETAIN_COUNT_MIN => Ok(count),
+        _ => {
+            config.warnings.push(format!(
+                "{key}={count} is below {SNAP_RETAIN_COUNT_MIN}; keeping {SNAP_RETAIN_COUNT_MIN}"
+            ));
+            Ok(SNAP_RETAIN_COUNT_MIN)
+        }
+    }
 }
 
 /// Keys of Apache ZooKeeper 3.8 that a standalone Corral has no use for.
@@ -455,8 +542,6 @@ const IGNORED_KEYS: &[&str] = &[
     "observerMasterPort",
     "clientPortListenBacklog",
     "oraclePath",
-    "snapCount",
-    "snapSizeLimitInKb",
     "globalOutstandingLimit",
     "commitLogCount",
     "txnLogSizeLimitInKb",
@@ -785,4 +870,64 @@ fn unescape(raw: &str, line: usize) -> Result<String, ConfigError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> ServerConfig {
+        parse_zoo_cfg(text, ServerConfig::default()).expect("valid zoo.cfg")
+    }
+
+    #[test]
+    fn snapshot_keys_have_zookeepers_defaults() {
+        let config = ServerConfig::default();
+        assert_eq!(config.snap_count, 100_000);
+        assert_eq!(config.snap_size_limit_bytes, Some(4 * 1024 * 1024 * 1024));
+        assert_eq!(config.snap_retain_count, 3);
+    }
+
+    #[test]
+    fn snap_count_is_raised_to_two_and_falls_back_on_junk() {
+        let config = cfg("snapCount=500\n");
+        assert_eq!((config.snap_count, config.warnings.len()), (500, 0));
+        let config = cfg("snapCount=1\n");
+        assert_eq!(config.snap_count, 2);
+        assert_eq!(config.warnings, ["snapCount=1 is below 2; using 2"]);
+        let config = cfg("snapCount=lots\n");
+        assert_eq!(config.snap_count, DEFAULT_SNAP_COUNT);
+        assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn snap_size_limit_is_in_kib_and_disabled_by_zero_or_less() {
+        assert_eq!(cfg("snapSizeLimitInKb=8\n").snap_size_limit_bytes, Some(8192));
+        assert_eq!(cfg("snapSizeLimitInKb=0\n").snap_size_limit_bytes, None);
+        assert_eq!(cfg("snapSizeLimitInKb=-5\n").snap_size_limit_bytes, None);
+        let config = cfg("snapSizeLimitInKb=x\n");
+        assert_eq!(config.snap_size_limit_bytes, Some(4_194_304 * 1024));
+        assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn retain_count_is_at_least_three_and_purge_interval_is_ignored() {
+        assert_eq!(cfg("autopurge.snapRetainCount=7\n").snap_retain_count, 7);
+        let config = cfg("autopurge.snapRetainCount=1\n");
+        assert_eq!(config.snap_retain_count, 3);
+        assert_eq!(
+            config.warnings,
+            ["autopurge.snapRetainCount=1 is below 3; keeping 3"]
+        );
+        assert!(matches!(
+            parse_zoo_cfg("autopurge.snapRetainCount=x\n", ServerConfig::default()),
+            Err(ConfigError::InvalidValue { key, .. }) if key == "autopurge.snapRetainCount"
+        ));
+        let config = cfg("autopurge.purgeInterval=24\n");
+        assert_eq!(
+            config.warnings,
+            ["autopurge.purgeInterval is ignored: Corral purges old snapshots after every \
+              snapshot it writes"]
+        );
+    }
 }

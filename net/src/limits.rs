@@ -13,6 +13,11 @@ pub const CORES_MAX: usize = 1024;
 pub const TICK_TIME_MS_MAX: u32 = (i32::MAX / 20) as u32;
 /// Largest jute.maxbuffer accepted: packet lengths are signed 32-bit on the wire.
 pub const JUTE_MAX_BUFFER_CEILING: usize = i32::MAX as usize;
+/// Smallest snapCount: ZooKeeper raises anything lower to 2 (its randomized roll needs it).
+pub const SNAP_COUNT_MIN: u64 = 2;
+/// Fewest snapshots kept: ZooKeeper's MIN_SNAP_RETAIN_COUNT, so a corrupt newest snapshot
+/// always has older ones (and the log after them) to fall back to.
+pub const SNAP_RETAIN_COUNT_MIN: usize = 3;
 
 /// Writes waiting for the pipeline, from all shards: when full, connections stop reading, so
 /// backpressure reaches the clients' sockets.

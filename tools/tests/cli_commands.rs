@@ -67,12 +67,31 @@ fn cli(server: &Server, command: &str) -> Run {
     run_cli(&["-server", &server.address(), "-c", command], "")
 }
 
-/// Runs one command that must succeed and returns its stdout.
+/// Runs one command that must succeed and returns its stdout. Only `create` writes to
+/// stderr on success: zkCli reports `Created /path` there.
 fn ok(server: &Server, command: &str) -> String {
     let run = cli(server, command);
     assert_eq!(run.status, 0, "{command}: {run:?}");
-    assert_eq!(run.stderr, "", "{command}");
+    if command.starts_with("create ") {
+        assert!(
+            run.stderr.starts_with("Created /") && run.stderr.lines().count() == 1,
+            "{command}: {run:?}"
+        );
+    } else {
+        assert_eq!(run.stderr, "", "{command}");
+    }
     run.stdout
+}
+
+/// Runs a `create` that must succeed, prints nothing on stdout, and returns its stderr.
+fn created(server: &Server, command: &str) -> String {
+    let run = cli(server, command);
+    assert_eq!(
+        (run.status, run.stdout.as_str()),
+        (0, ""),
+        "{command}: {run:?}"
+    );
+    run.stderr
 }
 
 /// Runs one command that must fail with `status` and returns its stderr.
@@ -96,7 +115,7 @@ fn create_get_set_round_trip_the_data() {
     let server = Server::start();
     let root = unique_root();
     assert_eq!(
-        ok(&server, &format!("create {root} hello")),
+        created(&server, &format!("create {root} hello")),
         format!("Created {root}\n")
     );
     assert_eq!(ok(&server, &format!("get {root}")), "hello\n");
@@ -172,18 +191,18 @@ fn create_flags_make_sequential_ephemeral_container_and_ttl_nodes() {
     let root = unique_root();
     ok(&server, &format!("create {root}"));
     assert_eq!(
-        ok(&server, &format!("create -s {root}/s- x")),
+        created(&server, &format!("create -s {root}/s- x")),
         format!("Created {root}/s-0000000000\n")
     );
     assert_eq!(
-        ok(&server, &format!("create -s {root}/s- y")),
+        created(&server, &format!("create -s {root}/s- y")),
         format!("Created {root}/s-0000000001\n")
     );
     ok(&server, &format!("create -c {root}/box"));
     ok(&server, &format!("create -t 60000 {root}/ttl"));
     // The session ends with the process, and its ephemeral node with it.
     assert_eq!(
-        ok(&server, &format!("create -e {root}/gone")),
+        created(&server, &format!("create -e {root}/gone")),
         format!("Created {root}/gone\n")
     );
     assert_eq!(
@@ -275,7 +294,7 @@ fn errors_use_zkcli_words_and_exit_statuses() {
     );
     assert_eq!(
         fails(&server, &format!("setAcl {root} world:anyone"), 2),
-        "world:anyone does not have the form scheme:id:perm\nsetAcl [-s] [-v version] path acl\n"
+        "world:anyone does not have the form scheme:id:perm\nsetAcl [-s] [-v version] [-R] path acl\n"
     );
     assert_eq!(ok(&server, &format!("sync {root}")), "Sync is OK\n");
 }
@@ -324,14 +343,17 @@ fn stdin_commands_run_in_order_and_report_watch_events() {
     );
     let run = run_cli(&["-server", &server.address()], &input);
     let expected = format!(
-        "Created {root}\na\n\
+        "a\n\
          \nWATCHER::\n\nWatchedEvent state:SyncConnected type:NodeDataChanged path:{root}\n\
-         []\nCreated {root}/kid\n\
+         []\n\
          \nWATCHER::\n\nWatchedEvent state:SyncConnected type:NodeChildrenChanged path:{root}\n\
          b\n"
     );
     assert_eq!(run.stdout, expected);
-    assert_eq!(run.stderr, format!("Node does not exist: {root}/none\n"));
+    assert_eq!(
+        run.stderr,
+        format!("Created {root}\nCreated {root}/kid\nNode does not exist: {root}/none\n")
+    );
     assert_eq!(run.status, 1, "a failed command makes the exit status 1");
 }
 

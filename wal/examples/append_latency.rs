@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             direct_io,
             ..WalOptions::default()
         };
-        let (mut wal, _) = Wal::open(&dir, options)?;
+        let (mut wal, _) = Wal::open(&dir, options.clone())?;
         // The first append creates (zero-fills) the first segment; time it on its own.
         let started = Instant::now();
         wal.append(

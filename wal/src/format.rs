@@ -6,25 +6,100 @@ use crate::{HardState, LogEntryRef};
 
 /// "CRWL" when the four little-endian bytes are read as ASCII.
 pub(crate) const MAGIC: u32 = u32::from_le_bytes(*b"CRWL");
-pub(crate) const FORMAT_VERSION: u8 = 1;
-pub(crate) const FRAME_HEADER_BYTES: usize = 40;
+pub(crate) const FORMAT_VERSION: u8 = 2;
+pub(crate) const FRAME_HEADER_BYTES: usize = 48;
+pub(crate) const SEGMENT_HEADER_BYTES: usize = 48;
 pub(crate) const RECORD_HEADER_BYTES: usize = 32;
 pub(crate) const HARD_STATE_PAYLOAD_BYTES: usize = 24;
 
 const KIND_FRAME: u8 = 1;
 const KIND_ENTRY: u8 = 2;
 const KIND_HARD_STATE: u8 = 3;
+const KIND_SEAL: u8 = 4;
+const KIND_SEGMENT_HEADER: u8 = 5;
 
 // A frame header must fit in the first sector of the frame, which is written atomically enough
 // for the header checksum to tell whether it is whole.
 const _: () = assert!(FRAME_HEADER_BYTES as u64 <= SECTOR_BYTES);
+const _: () = assert!(SEGMENT_HEADER_BYTES as u64 <= SECTOR_BYTES);
 
 /// Where a frame claims to live; recovery accepts a frame only where it claims to be, so a frame
-/// copied into a payload, or a misdirected write, can never be mistaken for a real one.
+/// copied into a payload, or a misdirected write, can never be mistaken for a real one. The salt
+/// is the random number of the segment's current use, so neither a stale frame left from a
+/// recycled segment's earlier use nor a frame image a client placed in a payload (it cannot
+/// know the salt) is ever taken for a frame of this segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FramePlace {
     pub(crate) segment_sequence: u64,
+    pub(crate) salt: u64,
     pub(crate) offset: u64,
+}
+
+/// The first sector of every segment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentHeader {
+    pub(crate) sequence: u64,
+    pub(crate) salt: u64,
+    /// Bytes below this offset may hold stale frames of the file's earlier use (recycled
+    /// segments); at and beyond it the file was zero-filled.
+    pub(crate) stale_end: u64,
+}
+
+/// Encodes a segment header into the start of a zeroed sector.
+pub(crate) fn encode_segment_header(buffer: &mut AlignedBuffer, header: &SegmentHeader) {
+    buffer.clear();
+    buffer.extend_zeros(SECTOR_BYTES as usize);
+    let bytes = &mut buffer.as_mut_slice()[..SEGMENT_HEADER_BYTES];
+    bytes[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    bytes[4] = KIND_SEGMENT_HEADER;
+    bytes[5] = FORMAT_VERSION;
+    bytes[8..16].copy_from_slice(&header.sequence.to_le_bytes());
+    bytes[16..24].copy_from_slice(&header.salt.to_le_bytes());
+    bytes[24..32].copy_from_slice(&header.stale_end.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[..44]);
+    bytes[44..48].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes the segment header at the start of `segment`, which must name `sequence`.
+pub(crate) fn decode_segment_header(
+    segment: &[u8],
+    sequence: u64,
+) -> Result<SegmentHeader, String> {
+    let bytes = segment
+        .get(..SEGMENT_HEADER_BYTES)
+        .ok_or_else(|| "segment header cut off by the end of the file".to_string())?;
+    if read_u32(bytes, 0) != MAGIC || bytes[4] != KIND_SEGMENT_HEADER {
+        return Err("no segment header".to_string());
+    }
+    if crc32c::crc32c(&bytes[..44]) != read_u32(bytes, 44) {
+        return Err("segment header checksum mismatch".to_string());
+    }
+    if bytes[5] != FORMAT_VERSION {
+        return Err(format!(
+            "format version {} (this build reads version {FORMAT_VERSION})",
+            bytes[5]
+        ));
+    }
+    let header = SegmentHeader {
+        sequence: read_u64(bytes, 8),
+        salt: read_u64(bytes, 16),
+        stale_end: read_u64(bytes, 24),
+    };
+    if header.sequence != sequence {
+        return Err(format!(
+            "segment header names sequence {}, file name says {sequence}",
+            header.sequence
+        ));
+    }
+    Ok(header)
+}
+
+/// Encodes the one-sector seal that closes a segment at `place`.
+pub(crate) fn encode_seal(buffer: &mut AlignedBuffer, place: FramePlace) {
+    buffer.clear();
+    buffer.extend_zeros(SECTOR_BYTES as usize);
+    let header = frame_header(KIND_SEAL, place, 0, 0);
+    buffer.as_mut_slice()[..FRAME_HEADER_BYTES].copy_from_slice(&header);
 }
 
 /// One decoded record, borrowing its payload from the segment bytes.
@@ -64,15 +139,12 @@ pub(crate) fn encode_frame(
         encode_record(buffer, KIND_ENTRY, entry.index, entry.term, entry.payload);
     }
     if let Some(hard_state) = hard_state {
-        let mut payload = [0u8; HARD_STATE_PAYLOAD_BYTES];
-        payload[0..8].copy_from_slice(&hard_state.term.to_le_bytes());
-        payload[8..16].copy_from_slice(&hard_state.vote.to_le_bytes());
-        payload[16..24].copy_from_slice(&hard_state.commit.to_le_bytes());
+        let payload = encode_hard_state(hard_state);
         encode_record(buffer, KIND_HARD_STATE, 0, 0, &payload);
     }
     let body_bytes = buffer.len() - FRAME_HEADER_BYTES;
     let record_count = entries.len() + usize::from(hard_state.is_some());
-    let header = frame_header(place, body_bytes, record_count);
+    let header = frame_header(KIND_FRAME, place, body_bytes, record_count);
     buffer.as_mut_slice()[..FRAME_HEADER_BYTES].copy_from_slice(&header);
     let padding =
         (SECTOR_BYTES as usize - buffer.len() % SECTOR_BYTES as usize) % SECTOR_BYTES as usize;
@@ -81,7 +153,17 @@ pub(crate) fn encode_frame(
     buffer.len()
 }
 
+/// The payload of a hard-state record.
+pub(crate) fn encode_hard_state(hard_state: &HardState) -> [u8; HARD_STATE_PAYLOAD_BYTES] {
+    let mut payload = [0u8; HARD_STATE_PAYLOAD_BYTES];
+    payload[0..8].copy_from_slice(&hard_state.term.to_le_bytes());
+    payload[8..16].copy_from_slice(&hard_state.vote.to_le_bytes());
+    payload[16..24].copy_from_slice(&hard_state.commit.to_le_bytes());
+    payload
+}
+
 fn frame_header(
+    kind: u8,
     place: FramePlace,
     body_bytes: usize,
     record_count: usize,
@@ -90,14 +172,15 @@ fn frame_header(
     let record_count = u32::try_from(record_count).expect("record count bounded by body bytes");
     let mut header = [0u8; FRAME_HEADER_BYTES];
     header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-    header[4] = KIND_FRAME;
+    header[4] = kind;
     header[5] = FORMAT_VERSION;
     header[8..12].copy_from_slice(&body_bytes.to_le_bytes());
     header[12..16].copy_from_slice(&record_count.to_le_bytes());
     header[16..24].copy_from_slice(&place.offset.to_le_bytes());
     header[24..32].copy_from_slice(&place.segment_sequence.to_le_bytes());
-    let crc = crc32c::crc32c(&header[..36]);
-    header[36..40].copy_from_slice(&crc.to_le_bytes());
+    header[32..40].copy_from_slice(&place.salt.to_le_bytes());
+    let crc = crc32c::crc32c(&header[..44]);
+    header[44..48].copy_from_slice(&crc.to_le_bytes());
     header
 }
 
@@ -119,7 +202,13 @@ fn encode_record(buffer: &mut AlignedBuffer, kind: u8, index: u64, term: u64, pa
 #[derive(Debug)]
 pub(crate) struct DecodedFrame<'a> {
     pub(crate) records: Vec<Record<'a>>,
+    /// Offset of each record's header from the start of the frame.
+    pub(crate) record_offsets: Vec<u64>,
+    /// Bytes of the records, padding excluded.
+    pub(crate) body_bytes: u32,
     pub(crate) frame_bytes: u64,
+    /// A seal (no records) rather than a frame.
+    pub(crate) seal: bool,
 }
 
 /// Decodes and validates the frame that should start at `place.offset` of `segment`. The frame
@@ -137,7 +226,11 @@ pub(crate) fn decode_frame_at(
     place: FramePlace,
 ) -> Result<DecodedFrame<'_>, String> {
     let segment = bytes;
-    let (body_bytes, record_count) = decode_frame_header_at(segment, start, place)?;
+    let FrameHeader {
+        body_bytes,
+        record_count,
+        seal,
+    } = decode_frame_header_at(segment, start, place)?;
     let body_start = start + FRAME_HEADER_BYTES;
     let body_end = body_start
         .checked_add(body_bytes)
@@ -145,8 +238,10 @@ pub(crate) fn decode_frame_at(
         .ok_or_else(|| format!("frame body of {body_bytes} bytes runs past the end of the file"))?;
     let body = &segment[body_start..body_end];
     let mut records = Vec::new();
+    let mut record_offsets = Vec::new();
     let mut position = 0;
     while position < body.len() {
+        record_offsets.push((FRAME_HEADER_BYTES + position) as u64);
         let (record, consumed) = decode_record(&body[position..]).map_err(|reason| {
             format!(
                 "record at frame offset {}: {reason}",
@@ -166,32 +261,64 @@ pub(crate) fn decode_frame_at(
         ((FRAME_HEADER_BYTES + body_bytes) as u64).div_ceil(SECTOR_BYTES) * SECTOR_BYTES;
     Ok(DecodedFrame {
         records,
+        record_offsets,
+        // The header stored the length as a u32.
+        body_bytes: body_bytes as u32,
         frame_bytes,
+        seal,
     })
 }
 
-/// Checks the frame header at `place` and returns (body bytes, record count).
+/// What a valid frame header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    pub(crate) body_bytes: usize,
+    pub(crate) record_count: usize,
+    pub(crate) seal: bool,
+}
+
+impl FrameHeader {
+    /// Bytes the frame spans, padding included.
+    pub(crate) fn frame_bytes(&self) -> u64 {
+        ((FRAME_HEADER_BYTES + self.body_bytes) as u64).div_ceil(SECTOR_BYTES) * SECTOR_BYTES
+    }
+}
+
+/// Checks the frame (or seal) header at `place`.
 pub(crate) fn decode_frame_header(
     segment: &[u8],
     place: FramePlace,
-) -> Result<(usize, usize), String> {
+) -> Result<FrameHeader, String> {
     let start = usize::try_from(place.offset).map_err(|_| "offset beyond memory".to_string())?;
     decode_frame_header_at(segment, start, place)
+}
+
+/// For a header at `place` that fails its checks: whether it still names this segment's
+/// sequence, salt and offset, which only a frame written here in this use of the file can (a
+/// torn or damaged frame of ours, not stale bytes), and if so the frame length it announces.
+pub(crate) fn damaged_frame_bytes(segment: &[u8], place: FramePlace) -> Option<u64> {
+    let start = usize::try_from(place.offset).ok()?;
+    let header = segment.get(start..start.checked_add(FRAME_HEADER_BYTES)?)?;
+    let ours = read_u64(header, 16) == place.offset
+        && read_u64(header, 24) == place.segment_sequence
+        && read_u64(header, 32) == place.salt;
+    let body_bytes = read_u32(header, 8) as u64;
+    ours.then(|| (FRAME_HEADER_BYTES as u64 + body_bytes).div_ceil(SECTOR_BYTES) * SECTOR_BYTES)
 }
 
 fn decode_frame_header_at(
     segment: &[u8],
     start: usize,
     place: FramePlace,
-) -> Result<(usize, usize), String> {
+) -> Result<FrameHeader, String> {
     let header = segment
         .get(start..start + FRAME_HEADER_BYTES)
         .ok_or_else(|| "frame header cut off by the end of the file".to_string())?;
-    if read_u32(header, 0) != MAGIC || header[4] != KIND_FRAME {
+    if read_u32(header, 0) != MAGIC || (header[4] != KIND_FRAME && header[4] != KIND_SEAL) {
         return Err("no frame header".to_string());
     }
-    let crc = crc32c::crc32c(&header[..36]);
-    if crc != read_u32(header, 36) {
+    let crc = crc32c::crc32c(&header[..44]);
+    if crc != read_u32(header, 44) {
         return Err("frame header checksum mismatch".to_string());
     }
     if header[5] != FORMAT_VERSION {
@@ -199,13 +326,27 @@ fn decode_frame_header_at(
     }
     let offset = read_u64(header, 16);
     let segment_sequence = read_u64(header, 24);
-    if offset != place.offset || segment_sequence != place.segment_sequence {
+    let salt = read_u64(header, 32);
+    if offset != place.offset || segment_sequence != place.segment_sequence || salt != place.salt {
         return Err(format!(
-            "frame claims segment {segment_sequence} offset {offset}, found at segment {} offset {}",
-            place.segment_sequence, place.offset
+            "frame claims segment {segment_sequence} (salt {salt:#x}) offset {offset}, found at \
+             segment {} (salt {:#x}) offset {}",
+            place.segment_sequence, place.salt, place.offset
         ));
     }
-    Ok((read_u32(header, 8) as usize, read_u32(header, 12) as usize))
+    let seal = header[4] == KIND_SEAL;
+    let body_bytes = read_u32(header, 8) as usize;
+    let record_count = read_u32(header, 12) as usize;
+    if seal && (body_bytes != 0 || record_count != 0) {
+        return Err(format!(
+            "seal with {body_bytes} body bytes and {record_count} records"
+        ));
+    }
+    Ok(FrameHeader {
+        body_bytes,
+        record_count,
+        seal,
+    })
 }
 
 fn decode_record(bytes: &[u8]) -> Result<(Record<'_>, usize), String> {
@@ -269,6 +410,7 @@ mod tests {
         let mut buffer = AlignedBuffer::with_capacity(0);
         let place = FramePlace {
             segment_sequence: 3,
+            salt: 0xfeed,
             offset: 8192,
         };
         let entries = [
@@ -313,9 +455,16 @@ mod tests {
         // The same bytes at another offset are not accepted as a frame.
         let moved = FramePlace {
             segment_sequence: 3,
+            salt: 0xfeed,
             offset: 0,
         };
         assert!(decode_frame(buffer.as_slice(), moved).is_err());
+        // Nor in a later use of the same segment file (another salt).
+        let resalted = FramePlace {
+            salt: 0xbeef,
+            ..place
+        };
+        assert!(decode_frame(&segment, resalted).is_err());
     }
 
     #[test]
@@ -323,6 +472,7 @@ mod tests {
         let mut buffer = AlignedBuffer::with_capacity(0);
         let place = FramePlace {
             segment_sequence: 1,
+            salt: 7,
             offset: 0,
         };
         let entries = [LogEntryRef {
@@ -340,5 +490,40 @@ mod tests {
                 "flip at byte {byte} went unnoticed"
             );
         }
+    }
+
+    #[test]
+    fn segment_headers_and_seals_round_trip_and_name_their_place() {
+        let mut buffer = AlignedBuffer::with_capacity(0);
+        let header = SegmentHeader {
+            sequence: 9,
+            salt: 0x1234_5678_9abc_def0,
+            stale_end: 65536,
+        };
+        encode_segment_header(&mut buffer, &header);
+        assert_eq!(buffer.len() as u64, SECTOR_BYTES);
+        assert_eq!(decode_segment_header(buffer.as_slice(), 9), Ok(header));
+        assert!(decode_segment_header(buffer.as_slice(), 10).is_err());
+        let mut damaged = buffer.as_slice().to_vec();
+        damaged[20] ^= 1;
+        assert!(decode_segment_header(&damaged, 9).is_err());
+
+        let place = FramePlace {
+            segment_sequence: 9,
+            salt: header.salt,
+            offset: 4096,
+        };
+        encode_seal(&mut buffer, place);
+        let mut segment = vec![0u8; 4096];
+        segment.extend_from_slice(buffer.as_slice());
+        let seal = decode_frame(&segment, place).expect("valid seal");
+        assert!(seal.seal && seal.records.is_empty());
+        assert_eq!(seal.frame_bytes, SECTOR_BYTES);
+        // A damaged header that still names its place is recognized as ours, a stale one not.
+        segment[4096 + 12] ^= 1;
+        assert!(decode_frame(&segment, place).is_err());
+        assert_eq!(damaged_frame_bytes(&segment, place), Some(SECTOR_BYTES));
+        let other_use = FramePlace { salt: 1, ..place };
+        assert_eq!(damaged_frame_bytes(&segment, other_use), None);
     }
 }

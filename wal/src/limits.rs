@@ -16,8 +16,18 @@ pub const FRAME_BYTES_MAX: u64 = 256 * 1024 * 1024;
 /// that recovery holds one segment in memory comfortably.
 pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
-/// Smallest configurable segment: two sectors, so tests can force frequent roll-overs.
-pub const SEGMENT_BYTES_MIN: u64 = 2 * SECTOR_BYTES;
+/// Smallest configurable segment: the segment header, one one-sector frame and the seal, so
+/// tests can force a roll-over at nearly every append.
+pub const SEGMENT_BYTES_MIN: u64 = 3 * SECTOR_BYTES;
+
+/// Bytes of a segment that hold no frame: the segment header sector and the sector reserved
+/// for the seal written when the log rolls to the next segment.
+pub const SEGMENT_OVERHEAD_BYTES: u64 = 2 * SECTOR_BYTES;
+
+/// Released segments kept as spares to be recycled as later segments (deleted beyond this):
+/// enough to absorb a compaction releasing several segments at once without zero-filling new
+/// ones, few enough that the disk space held back stays a small multiple of a segment.
+pub const RECYCLED_SEGMENTS_MAX: usize = 4;
 
 /// Largest configurable segment: recovery reads a whole segment into memory at once.
 pub const SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
@@ -43,6 +53,20 @@ const _: () = assert!(FRAME_BYTES_MAX.is_multiple_of(SECTOR_BYTES));
 // One maximal entry plus its headers must fit in a frame.
 const _: () = assert!(ENTRY_BYTES_MAX + 2 * SECTOR_BYTES <= FRAME_BYTES_MAX);
 // A frame larger than a segment gets a segment of its own, which recovery must still accept.
-const _: () = assert!(FRAME_BYTES_MAX <= SEGMENT_BYTES_MAX);
+const _: () = assert!(FRAME_BYTES_MAX + SEGMENT_OVERHEAD_BYTES <= SEGMENT_BYTES_MAX);
+// The smallest segment holds at least one one-sector frame besides its header and seal.
+const _: () = assert!(SEGMENT_BYTES_MIN > SEGMENT_OVERHEAD_BYTES);
 const _: () = assert!(ZERO_CHUNK_BYTES.is_multiple_of(SECTOR_BYTES));
 const _: () = assert!(WRITE_BUFFER_RETAINED_BYTES_MAX.is_multiple_of(SECTOR_BYTES));
+
+/// Body bytes per checksummed snapshot block: small enough that a reader holds one block at a
+/// time and a bad checksum pins the damage to 64 KiB, large enough that the per-block header and
+/// the two read calls per block cost nothing next to the copy.
+pub const SNAPSHOT_BLOCK_BYTES: u32 = 64 * 1024;
+
+/// Largest block size a snapshot header may declare: the reader allocates one block of it, so a
+/// damaged or forged header cannot make it allocate more.
+pub const SNAPSHOT_BLOCK_BYTES_MAX: u32 = 16 * 1024 * 1024;
+
+const _: () = assert!(SNAPSHOT_BLOCK_BYTES > 0);
+const _: () = assert!(SNAPSHOT_BLOCK_BYTES <= SNAPSHOT_BLOCK_BYTES_MAX);

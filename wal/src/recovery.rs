@@ -1,27 +1,22 @@
 //! Reading the log back at open: validates every frame, rebuilds the entries and the last hard
 //! state, and repairs a torn tail so its stale bytes can never be read back as valid later.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use crate::error::WalError;
-use crate::format::{decode_frame, decode_frame_header, FramePlace, Record};
+use crate::fileio::Files;
+use crate::format::Record;
 use crate::limits::SECTOR_BYTES;
-use crate::segment::write_zeros;
+use crate::scan::{read_segment, ReadEnd};
+use crate::segment::{write_zeros, SegmentPosition};
 use crate::{HardState, LogEntry};
-
-/// Where appends resume after recovery.
-pub(crate) struct Tail {
-    pub(crate) sequence: u64,
-    pub(crate) path: PathBuf,
-    pub(crate) write_offset: u64,
-    pub(crate) segment_bytes: u64,
-}
 
 /// What the log keeps in memory about each segment, to know which ones compaction may delete.
 pub(crate) struct SegmentSummary {
     pub(crate) sequence: u64,
     pub(crate) path: PathBuf,
+    /// Size of the file, to tell whether it may be recycled as a segment of the usual size.
+    pub(crate) bytes: u64,
     /// The highest entry index any record of the segment holds (replaced or not).
     pub(crate) max_index: Option<u64>,
 }
@@ -33,14 +28,17 @@ pub(crate) struct Recovery {
     pub(crate) hard_state_sequence: Option<u64>,
     pub(crate) segments: Vec<SegmentSummary>,
     pub(crate) truncated_tail_bytes: u64,
-    pub(crate) tail: Option<Tail>,
+    /// Where appends resume.
+    pub(crate) tail: Option<SegmentPosition>,
 }
 
 /// How one segment ended: frames are valid up to `valid_end`; bytes up to `dirty_end` were
 /// discarded as a torn tail (equal when the segment ended cleanly).
 struct SegmentEnd {
+    salt: u64,
     valid_end: u64,
     dirty_end: u64,
+    sealed: bool,
 }
 
 /// Whether an entry at `index` may follow a log whose last index is `last_index` (0: empty log).
@@ -52,6 +50,7 @@ pub(crate) fn index_may_follow(last_index: u64, index: u64) -> bool {
 /// Recovers the log from `segments` (in sequence order). `segment_bytes` is the configured size
 /// a shortened last segment is zero-filled back up to.
 pub(crate) fn recover(
+    files: &Files,
     segments: &[(u64, PathBuf)],
     segment_bytes: u64,
 ) -> Result<Recovery, WalError> {
@@ -65,22 +64,25 @@ pub(crate) fn recover(
     };
     for (position, (sequence, path)) in segments.iter().enumerate() {
         let is_last = position + 1 == segments.len();
+        // One segment in memory at a time bounds recovery's buffer to the largest segment.
+        let data = files.read(path)?;
         recovery.segments.push(SegmentSummary {
             sequence: *sequence,
             path: path.clone(),
+            bytes: data.len() as u64,
             max_index: None,
         });
-        // One segment in memory at a time bounds recovery's buffer to the largest segment.
-        let data = std::fs::read(path).map_err(|e| WalError::io(path, 0, e))?;
         let end = scan_segment(&data, *sequence, path, is_last, &mut recovery)?;
         if is_last {
             recovery.truncated_tail_bytes = end.dirty_end - end.valid_end;
-            let segment_bytes = repair_tail(path, data.len() as u64, &end, segment_bytes)?;
-            recovery.tail = Some(Tail {
+            let segment_bytes = repair_tail(files, path, data.len() as u64, &end, segment_bytes)?;
+            recovery.tail = Some(SegmentPosition {
                 sequence: *sequence,
+                salt: end.salt,
                 path: path.clone(),
-                write_offset: end.valid_end,
                 segment_bytes,
+                write_offset: end.valid_end,
+                sealed: end.sealed,
             });
         }
     }
@@ -94,66 +96,39 @@ fn scan_segment(
     is_last: bool,
     recovery: &mut Recovery,
 ) -> Result<SegmentEnd, WalError> {
-    let mut offset: u64 = 0;
-    while offset < data.len() as u64 {
-        let place = FramePlace {
-            segment_sequence: sequence,
-            offset,
-        };
-        let reason = match decode_frame(data, place) {
-            Ok(frame) => {
-                for record in &frame.records {
-                    apply_record(record, recovery)
-                        .map_err(|reason| WalError::corrupt(path, offset, reason))?;
-                }
-                offset += frame.frame_bytes;
-                continue;
-            }
-            Err(reason) => reason,
-        };
-        // No valid frame here: this is the end of the segment. It is a clean end if nothing but
-        // zeros follows, a torn tail if only the last segment has junk after it, and corruption
-        // if anything valid follows (a crash tears only the frame being written, the last one).
-        let Some(last_nonzero) = data[offset as usize..].iter().rposition(|&b| b != 0) else {
-            return Ok(SegmentEnd {
-                valid_end: offset,
-                dirty_end: offset,
-            });
-        };
-        if let Some(later) = find_frame_header(data, sequence, offset + SECTOR_BYTES) {
-            let reason = format!("{reason}; yet a valid frame follows at offset {later}");
-            return Err(WalError::corrupt(path, offset, reason));
+    let reading = read_segment(data, sequence, is_last);
+    for (offset, frame) in &reading.frames {
+        for record in &frame.records {
+            apply_record(record, recovery)
+                .map_err(|reason| WalError::corrupt(path, *offset, reason))?;
         }
-        if !is_last {
-            let reason = format!("{reason}, in a segment that is not the last");
-            return Err(WalError::corrupt(path, offset, reason));
-        }
-        log::warn!(
-            "WAL {}: discarding a torn tail at offset {offset}: {reason}",
-            path.display()
-        );
-        return Ok(SegmentEnd {
-            valid_end: offset,
-            dirty_end: offset + last_nonzero as u64 + 1,
-        });
     }
-    Ok(SegmentEnd {
-        valid_end: offset,
-        dirty_end: offset,
-    })
-}
-
-/// The first sector boundary at or after `from` holding a valid frame header for this segment.
-fn find_frame_header(data: &[u8], sequence: u64, from: u64) -> Option<u64> {
-    (from..data.len() as u64)
-        .step_by(SECTOR_BYTES as usize)
-        .find(|&offset| {
-            let place = FramePlace {
-                segment_sequence: sequence,
-                offset,
-            };
-            decode_frame_header(data, place).is_ok()
-        })
+    let salt = match (&reading.end, reading.header) {
+        (ReadEnd::Corrupt { at, reason }, _) => {
+            return Err(WalError::corrupt(path, *at, reason.clone()))
+        }
+        (_, Some(header)) => header.salt,
+        (_, None) => unreachable!("an unreadable header is reported as corruption"),
+    };
+    let end = |valid_end, dirty_end, sealed| SegmentEnd {
+        salt,
+        valid_end,
+        dirty_end,
+        sealed,
+    };
+    match reading.end {
+        ReadEnd::Clean { at } => Ok(end(at, at, false)),
+        ReadEnd::Sealed { at } => Ok(end(at, at, true)),
+        ReadEnd::Torn { at, dirty_end } => {
+            log::warn!(
+                "WAL {}: discarding a torn tail of {} bytes at offset {at}",
+                path.display(),
+                dirty_end - at
+            );
+            Ok(end(at, dirty_end, false))
+        }
+        ReadEnd::Corrupt { .. } => unreachable!("handled above"),
+    }
 }
 
 fn apply_record(record: &Record<'_>, recovery: &mut Recovery) -> Result<(), String> {
@@ -195,6 +170,7 @@ fn apply_record(record: &Record<'_>, recovery: &mut Recovery) -> Result<(), Stri
 /// Zeroes the discarded tail and restores a shortened segment to its full preallocated size;
 /// returns the segment's size afterwards.
 fn repair_tail(
+    files: &Files,
     path: &Path,
     file_bytes: u64,
     end: &SegmentEnd,
@@ -205,14 +181,18 @@ fn repair_tail(
     if end.dirty_end == end.valid_end && file_bytes == full_bytes {
         return Ok(full_bytes);
     }
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
+    let file = files
+        .open_write(path, 0)
         .map_err(|e| WalError::io(path, 0, e))?;
-    write_zeros(&file, path, end.valid_end, end.dirty_end.min(file_bytes))?;
-    write_zeros(&file, path, file_bytes, full_bytes)?;
-    file.sync_all()
-        .map_err(|e| WalError::io(path, end.valid_end, e))?;
+    write_zeros(
+        files,
+        &file,
+        path,
+        end.valid_end,
+        end.dirty_end.min(file_bytes),
+    )?;
+    write_zeros(files, &file, path, file_bytes, full_bytes)?;
+    files.sync_all(&file, path)?;
     Ok(full_bytes)
 }
 

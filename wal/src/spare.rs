@@ -9,22 +9,47 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use crate::error::WalError;
-use crate::segment::{preallocate_segment, Pacing};
+use crate::fileio::Files;
+use crate::format::SegmentHeader;
+use crate::segment::{new_salt, preallocate_segment, Pacing};
 
 pub(crate) struct SpareSegment {
     sequence: u64,
+    salt: u64,
     segment_bytes: u64,
     worker: Option<JoinHandle<Result<PathBuf, WalError>>>,
 }
 
+/// What became of a spare when the roll came.
+pub(crate) enum SpareOutcome {
+    /// Ready as the temporary file of the segment asked for, with this salt.
+    Ready { path: PathBuf, salt: u64 },
+    /// Prepared for another sequence or size (and deleted), or never started.
+    Unusable,
+    /// The preallocation failed (its file is already deleted); the roll reports it.
+    Failed(WalError),
+}
+
 impl SpareSegment {
     /// Starts preallocating segment `sequence` of `segment_bytes` on a helper thread.
-    pub(crate) fn start(dir: &Path, sequence: u64, segment_bytes: u64) -> SpareSegment {
+    pub(crate) fn start(
+        files: &Files,
+        dir: &Path,
+        sequence: u64,
+        segment_bytes: u64,
+    ) -> SpareSegment {
         let dir = dir.to_path_buf();
+        let files = files.clone();
+        let salt = new_salt(sequence);
+        let header = SegmentHeader {
+            sequence,
+            salt,
+            stale_end: 0,
+        };
         let worker = std::thread::Builder::new()
             .name("wal-preallocate".to_string())
             .spawn(move || {
-                preallocate_segment(&dir, sequence, segment_bytes, Pacing::ChunkByChunk)
+                preallocate_segment(&files, &dir, &header, segment_bytes, Pacing::ChunkByChunk)
             });
         if let Err(error) = &worker {
             log::warn!(
@@ -33,33 +58,36 @@ impl SpareSegment {
         }
         SpareSegment {
             sequence,
+            salt,
             segment_bytes,
             worker: worker.ok(),
         }
     }
 
-    /// Waits for the spare and returns its (temporary) path if it can serve as segment
-    /// `sequence` of at least `segment_bytes`; otherwise discards it.
-    pub(crate) fn take(mut self, sequence: u64, segment_bytes: u64) -> Option<PathBuf> {
-        let worker = self.worker.take()?;
+    /// Waits for the spare and returns it if it can serve as segment `sequence` of exactly
+    /// `segment_bytes`; otherwise deletes it (`files` deletes, so a fault plan sees it).
+    pub(crate) fn take(mut self, files: &Files, sequence: u64, segment_bytes: u64) -> SpareOutcome {
+        let Some(worker) = self.worker.take() else {
+            return SpareOutcome::Unusable;
+        };
         match worker.join() {
-            Ok(Ok(path)) if self.sequence == sequence && self.segment_bytes >= segment_bytes => {
-                Some(path)
+            Ok(Ok(path)) if self.sequence == sequence && self.segment_bytes == segment_bytes => {
+                SpareOutcome::Ready {
+                    path,
+                    salt: self.salt,
+                }
             }
             Ok(Ok(path)) => {
                 // Harmless if this fails: open deletes leftover temporary files.
-                let _ = std::fs::remove_file(path);
-                None
+                if let Err(error) = files.remove(&path) {
+                    log::warn!("WAL cannot delete an unused spare segment: {error}");
+                }
+                SpareOutcome::Unusable
             }
-            Ok(Err(error)) => {
-                log::warn!(
-                    "WAL background preallocation failed ({error}); creating the segment inline"
-                );
-                None
-            }
+            Ok(Err(error)) => SpareOutcome::Failed(error),
             Err(_) => {
                 log::warn!("WAL preallocation thread panicked; creating the segment inline");
-                None
+                SpareOutcome::Unusable
             }
         }
     }

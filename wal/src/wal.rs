@@ -1,32 +1,42 @@
 //! The `Wal` handle: open (recover) and append.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::aligned::AlignedBuffer;
 use crate::error::WalError;
-use crate::format::{decode_frame_at, encode_frame, frame_bytes, FramePlace};
+use crate::fault::FaultPlan;
+use crate::fileio::Files;
+use crate::format::{
+    decode_frame_at, encode_frame, encode_seal, frame_bytes, FramePlace, SegmentHeader,
+};
 use crate::limits::{
-    ENTRY_BYTES_MAX, FRAME_BYTES_MAX, SECTOR_BYTES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX,
-    SEGMENT_BYTES_MIN, WRITE_BUFFER_RETAINED_BYTES_MAX,
+    ENTRY_BYTES_MAX, FRAME_BYTES_MAX, RECYCLED_SEGMENTS_MAX, SECTOR_BYTES, SEGMENT_BYTES_DEFAULT,
+    SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_OVERHEAD_BYTES, WRITE_BUFFER_RETAINED_BYTES_MAX,
 };
 use crate::recovery::{index_may_follow, recover, SegmentSummary};
-use crate::segment::{create_segment, install_segment, list_segments, sync_dir, ActiveSegment};
-use crate::spare::SpareSegment;
-use crate::{HardState, LogEntryRef, Recovered};
+use crate::segment::{
+    create_segment, install_segment, list_segments, list_spares, new_salt, recycle_spare,
+    spare_path, temporary_path, ActiveSegment, SegmentPosition,
+};
+use crate::spare::{SpareOutcome, SpareSegment};
+use crate::{segment_path, HardState, LogEntryRef, Recovered};
 
 const LOCK_FILE_NAME: &str = "wal.lock";
 
 /// How a `Wal` lays out and writes its files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct WalOptions {
     /// Size of each preallocated segment; a multiple of `SECTOR_BYTES` within
     /// `SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX`.
     pub segment_bytes: u64,
     /// Write with O_DIRECT (falling back to buffered writes where the filesystem refuses it).
     pub direct_io: bool,
+    /// Faults to inject into the WAL's file operations, for tests; `None` in production.
+    pub faults: Option<Arc<FaultPlan>>,
 }
 
 impl Default for WalOptions {
@@ -34,6 +44,7 @@ impl Default for WalOptions {
         WalOptions {
             segment_bytes: SEGMENT_BYTES_DEFAULT,
             direct_io: true,
+            faults: None,
         }
     }
 }
@@ -62,11 +73,42 @@ pub struct WritePosition {
     pub offset: u64,
 }
 
+/// What a failed operation may have left on disk, for `repair` to undo.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Damage {
+    /// Sectors `[start, end)` of the active segment that a failed frame or seal write may have
+    /// reached.
+    zero: Option<(u64, u64)>,
+    /// Files a failed roll may have left: a temporary segment, a spare being recycled, or the
+    /// new segment itself if it was installed but never became the active one.
+    remove: Vec<PathBuf>,
+}
+
+impl Damage {
+    fn zero(start: u64, end: u64) -> Damage {
+        Damage {
+            zero: Some((start, end)),
+            remove: Vec::new(),
+        }
+    }
+
+    fn remove(paths: Vec<PathBuf>) -> Damage {
+        Damage {
+            zero: None,
+            remove: paths,
+        }
+    }
+}
+
+/// A failed step of an append: the error for the caller and the damage for `repair`.
+type Failure = (WalError, Damage);
+
 /// An open write-ahead log. Not shared between threads: the server drives it from one blocking
 /// thread. The directory is locked (flock) while the `Wal` lives.
 pub struct Wal {
     dir: PathBuf,
     options: WalOptions,
+    files: Files,
     /// Held open for its flock; closing it releases the directory.
     _lock: File,
     active: Option<ActiveSegment>,
@@ -75,13 +117,17 @@ pub struct Wal {
     /// Cleared when a filesystem refuses O_DIRECT, so later segments skip the attempt.
     direct_io: bool,
     buffer: AlignedBuffer,
-    poisoned: bool,
+    /// Set by a failed append: what it may have left behind. Appends fail until `repair`.
+    poisoned: Option<Damage>,
     /// The next segment, being zero-filled in the background.
     spare: Option<SpareSegment>,
+    /// Released segments kept for recycling, oldest first.
+    recycled: VecDeque<PathBuf>,
     /// Every segment on disk, oldest first; the last one is the active segment.
     segments: VecDeque<SegmentSummary>,
     /// The latest hard state and the segment holding it, so compaction never deletes it.
     hard_state: Option<(HardState, u64)>,
+    appended_bytes: u64,
 }
 
 impl Wal {
@@ -89,19 +135,15 @@ impl Wal {
     /// `Corrupt` rather than dropping anything a crash cannot explain.
     pub fn open(dir: &Path, options: WalOptions) -> Result<(Wal, Recovered), WalError> {
         options.validate()?;
-        create_dir(dir)?;
-        let lock = lock_dir(dir)?;
-        let segments = list_segments(dir)?;
-        let recovery = recover(&segments, options.segment_bytes)?;
+        let files = Files::new(options.faults.clone());
+        create_dir(&files, dir)?;
+        let lock = lock_dir(&files, dir)?;
+        let segments = list_segments(&files, dir)?;
+        let recovery = recover(&files, &segments, options.segment_bytes)?;
+        let recycled = open_spares(&files, dir, options.segment_bytes)?;
         let next_sequence = segments.last().map_or(1, |(sequence, _)| sequence + 1);
         let active = match recovery.tail {
-            Some(tail) => Some(ActiveSegment::open(
-                tail.sequence,
-                tail.path,
-                tail.segment_bytes,
-                tail.write_offset,
-                options.direct_io,
-            )?),
+            Some(tail) => Some(ActiveSegment::open(&files, tail, options.direct_io)?),
             None => None,
         };
         let direct_io = active.as_ref().map_or(options.direct_io, |a| a.direct_io);
@@ -109,16 +151,19 @@ impl Wal {
         let wal = Wal {
             dir: dir.to_path_buf(),
             options,
+            files,
             _lock: lock,
             active,
             next_sequence,
             last_index,
             direct_io,
             buffer: AlignedBuffer::with_capacity(SECTOR_BYTES as usize),
-            poisoned: false,
+            poisoned: None,
             spare: None,
+            recycled,
             segments: recovery.segments.into(),
             hard_state: recovery.hard_state.zip(recovery.hard_state_sequence),
+            appended_bytes: 0,
         };
         let recovered = Recovered {
             entries: recovery.entries,
@@ -130,17 +175,18 @@ impl Wal {
 
     /// Appends `entries` (contiguous indexes; the first may be at or below `last_index()`, in
     /// which case the log from that index on is replaced, as raft requires), then `hard_state`
-    /// if given, as one frame: one write and one fdatasync (plus creating a segment when the
-    /// frame does not fit the current one). Everything is durable when this returns `Ok`, and
-    /// after a crash either the whole append is recovered or none of it.
+    /// if given, as one frame: one write and one fdatasync (plus sealing the current segment and
+    /// installing the next when the frame does not fit). Everything is durable when this returns
+    /// `Ok`, and after a crash either the whole append is recovered or none of it.
     ///
-    /// Invalid arguments are rejected before anything is written. An I/O error poisons the log.
+    /// Invalid arguments are rejected before anything is written. An I/O error poisons the log:
+    /// later appends fail with `Poisoned` until `repair` succeeds.
     pub fn append(
         &mut self,
         entries: &[LogEntryRef<'_>],
         hard_state: Option<&HardState>,
     ) -> Result<(), WalError> {
-        if self.poisoned {
+        if self.poisoned.is_some() {
             return Err(WalError::Poisoned);
         }
         if entries.is_empty() && hard_state.is_none() {
@@ -154,17 +200,69 @@ impl Wal {
                 max: FRAME_BYTES_MAX,
             });
         }
-        if let Err(error) = self.write_frame(entries, hard_state, bytes) {
-            // The disk's state after a failed write or fdatasync is unknown (and a retried
-            // fdatasync may falsely succeed), so only a reopen may continue.
-            self.poisoned = true;
+        if let Err((error, damage)) = self.write_frame(entries, hard_state, bytes) {
+            // What reached the disk is unknown (and a retried fdatasync may falsely succeed), so
+            // nothing more is written until `repair` has overwritten whatever it may have been.
+            log::error!("WAL append failed: {error}");
+            self.poisoned = Some(damage);
             return Err(error);
         }
-        self.note_appended(entries, hard_state);
+        self.note_appended(entries, hard_state, bytes);
         self.buffer
             .shrink_to(WRITE_BUFFER_RETAINED_BYTES_MAX as usize);
         self.start_spare_if_missing();
         Ok(())
+    }
+
+    /// Whether an append failed and `repair` has not yet succeeded.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+
+    /// After a failed append: overwrites with zeros whatever the failed frame (or seal) may have
+    /// written, deletes the files a failed roll may have left (returning their space), syncs,
+    /// and clears the poison, so appends go on right after the last acknowledged frame. Recovery
+    /// then never sees any of the failed append. An `Err` (the disk still failing, or still
+    /// full for a deletion that cannot proceed) leaves the log poisoned; call it again later.
+    /// Does nothing on a log that is not poisoned.
+    pub fn repair(&mut self) -> Result<(), WalError> {
+        let Some(damage) = self.poisoned.take() else {
+            return Ok(());
+        };
+        let result = self.undo(&damage);
+        match &result {
+            Ok(()) => log::info!("WAL repaired after a failed append"),
+            Err(error) => {
+                log::warn!("WAL repair failed: {error}");
+                self.poisoned = Some(damage);
+            }
+        }
+        result
+    }
+
+    fn undo(&mut self, damage: &Damage) -> Result<(), WalError> {
+        for path in &damage.remove {
+            self.files.remove(path)?;
+        }
+        if !damage.remove.is_empty() {
+            self.files.sync_dir(&self.dir)?;
+        }
+        if let Some((start, end)) = damage.zero {
+            let active = self
+                .active
+                .as_mut()
+                .expect("a failed frame or seal write had an active segment");
+            // A fresh descriptor: the old one may hold an error state from the failure.
+            active.reopen()?;
+            active.zero(start, end)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of frames (sector padding included) appended since the `Wal` was opened. Seals and
+    /// segment headers are not counted.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended_bytes
     }
 
     /// Index of the last entry in the log, 0 when it holds none.
@@ -185,13 +283,15 @@ impl Wal {
         })
     }
 
-    /// Deletes the oldest segments whose entries all lie before `index` (typically the first
-    /// index after a snapshot), never the segment being written. If the latest hard state lives
-    /// in a segment about to go, it is first appended again. Returns how many segments were
-    /// deleted. Afterwards recovery returns a log that may start anywhere at or before `index`,
-    /// with every entry from `index` on unchanged.
+    /// Releases the oldest segments whose entries all lie before `index` (typically the first
+    /// index after a snapshot), never the segment being written: up to
+    /// `limits::RECYCLED_SEGMENTS_MAX` of them are kept (renamed) to be recycled as later
+    /// segments, the rest deleted. If the latest hard state lives in a segment about to go, it
+    /// is first appended again. Returns how many segments were released. Afterwards recovery
+    /// returns a log that may start anywhere at or before `index`, with every entry from `index`
+    /// on unchanged.
     pub fn release_before(&mut self, index: u64) -> Result<usize, WalError> {
-        if self.poisoned {
+        if self.poisoned.is_some() {
             return Err(WalError::Poisoned);
         }
         let active_sequence = self.active.as_ref().map(|active| active.sequence);
@@ -213,18 +313,37 @@ impl Wal {
                 self.append(&[], Some(&hard_state))?;
             }
         }
-        // Oldest first, so a crash midway leaves a contiguous run of segments.
         for _ in 0..releasable {
-            let summary = self.segments.front().expect("counted above");
-            std::fs::remove_file(&summary.path).map_err(|e| WalError::io(&summary.path, 0, e))?;
-            self.segments.pop_front();
+            self.release_oldest()?;
         }
-        sync_dir(&self.dir)?;
         Ok(releasable)
     }
 
+    /// Recycles or deletes the oldest segment. The directory is synced after each one, so a
+    /// crash never leaves a later segment gone while an earlier one remains (a gap).
+    fn release_oldest(&mut self) -> Result<(), WalError> {
+        let summary = self.segments.front().expect("counted by the caller");
+        let recyclable = self.recycled.len() < RECYCLED_SEGMENTS_MAX
+            && summary.bytes == self.options.segment_bytes;
+        if recyclable {
+            let spare = spare_path(&self.dir, summary.sequence);
+            self.files.rename(&summary.path, &spare)?;
+            self.recycled.push_back(spare);
+        } else {
+            self.files.remove(&summary.path)?;
+        }
+        self.segments.pop_front();
+        self.files.sync_dir(&self.dir)
+    }
+
     /// Updates the in-memory summary after a durable append.
-    fn note_appended(&mut self, entries: &[LogEntryRef<'_>], hard_state: Option<&HardState>) {
+    fn note_appended(
+        &mut self,
+        entries: &[LogEntryRef<'_>],
+        hard_state: Option<&HardState>,
+        bytes: u64,
+    ) {
+        self.appended_bytes += bytes;
         let summary = self
             .segments
             .back_mut()
@@ -282,17 +401,18 @@ impl Wal {
         entries: &[LogEntryRef<'_>],
         hard_state: Option<&HardState>,
         bytes: u64,
-    ) -> Result<(), WalError> {
-        let fits = self
+    ) -> Result<(), Failure> {
+        if !self
             .active
             .as_ref()
-            .is_some_and(|active| active.write_offset + bytes <= active.segment_bytes);
-        if !fits {
+            .is_some_and(|active| active.fits(bytes))
+        {
             self.roll(bytes)?;
         }
         let active = self.active.as_mut().expect("roll leaves an active segment");
         let place = FramePlace {
             segment_sequence: active.sequence,
+            salt: active.salt,
             offset: active.write_offset,
         };
         let length = encode_frame(&mut self.buffer, place, entries, hard_state);
@@ -302,72 +422,170 @@ impl Wal {
         let record_count = entries.len() + usize::from(hard_state.is_some());
         assert!(decoded
             .is_ok_and(|frame| frame.records.len() == record_count && frame.frame_bytes == bytes));
-        active.write_frame(self.buffer.as_slice())?;
+        let result = active.write_frame(self.buffer.as_slice());
         self.direct_io = active.direct_io;
-        Ok(())
+        result.map_err(|error| (error, Damage::zero(place.offset, place.offset + bytes)))
     }
 
-    /// Starts a new segment big enough for a frame of `frame_bytes`: the configured size, or the
-    /// frame's own size for a frame larger than that.
-    fn roll(&mut self, frame_bytes: u64) -> Result<(), WalError> {
-        let segment_bytes = self.options.segment_bytes.max(frame_bytes);
+    /// Seals the current segment (unless already sealed) and makes a new one, big enough for a
+    /// frame of `frame_bytes`, the active segment: the configured size, or larger for a frame
+    /// that needs it.
+    fn roll(&mut self, frame_bytes: u64) -> Result<(), Failure> {
+        self.seal_active()?;
+        let segment_bytes = self
+            .options
+            .segment_bytes
+            .max(frame_bytes + SEGMENT_OVERHEAD_BYTES);
         let sequence = self.next_sequence;
-        let spare = self
-            .spare
-            .take()
-            .and_then(|spare| spare.take(sequence, segment_bytes));
-        let path = match spare {
-            Some(temporary) => install_segment(&self.dir, &temporary, sequence)?,
-            None => create_segment(&self.dir, sequence, segment_bytes)?,
+        let (path, salt) = self.prepare_segment(sequence, segment_bytes)?;
+        let position = SegmentPosition {
+            sequence,
+            salt,
+            path: path.clone(),
+            segment_bytes,
+            write_offset: SECTOR_BYTES,
+            sealed: false,
         };
+        let active = ActiveSegment::open(&self.files, position, self.direct_io)
+            .map_err(|error| (error, Damage::remove(vec![path.clone()])))?;
         self.next_sequence += 1;
         self.segments.push_back(SegmentSummary {
             sequence,
-            path: path.clone(),
+            path,
+            bytes: segment_bytes,
             max_index: None,
         });
-        self.active = Some(ActiveSegment::open(
-            sequence,
-            path,
-            segment_bytes,
-            0,
-            self.direct_io,
-        )?);
+        self.active = Some(active);
         Ok(())
     }
 
+    /// Writes the seal at the end of the active segment's frames, so recovery knows the log
+    /// goes on in the next segment and that nothing of this one is missing.
+    fn seal_active(&mut self) -> Result<(), Failure> {
+        let Some(active) = self.active.as_mut().filter(|active| !active.sealed) else {
+            return Ok(());
+        };
+        let place = FramePlace {
+            segment_sequence: active.sequence,
+            salt: active.salt,
+            offset: active.write_offset,
+        };
+        encode_seal(&mut self.buffer, place);
+        active.write_seal(self.buffer.as_slice()).map_err(|error| {
+            (
+                error,
+                Damage::zero(place.offset, place.offset + SECTOR_BYTES),
+            )
+        })
+    }
+
+    /// Makes the file of segment `sequence`, installed under its final name: a recycled spare
+    /// if one fits, else the background spare, else a segment zero-filled here. Returns its path
+    /// and salt.
+    fn prepare_segment(
+        &mut self,
+        sequence: u64,
+        segment_bytes: u64,
+    ) -> Result<(PathBuf, u64), Failure> {
+        let final_path = segment_path(&self.dir, sequence);
+        if segment_bytes == self.options.segment_bytes {
+            if let Some(spare) = self.recycled.pop_front() {
+                let salt = new_salt(sequence);
+                let damage = || Damage::remove(vec![spare.clone(), final_path.clone()]);
+                recycle_spare(&self.files, &spare, sequence, salt)
+                    .and_then(|()| install_segment(&self.files, &self.dir, &spare, sequence))
+                    .map_err(|error| (error, damage()))?;
+                return Ok((final_path, salt));
+            }
+        }
+        let outcome = match self.spare.take() {
+            Some(spare) => spare.take(&self.files, sequence, segment_bytes),
+            None => SpareOutcome::Unusable,
+        };
+        let temporary = temporary_path(&self.dir, sequence);
+        let damage = || Damage::remove(vec![temporary.clone(), final_path.clone()]);
+        match outcome {
+            SpareOutcome::Ready { path, salt } => {
+                install_segment(&self.files, &self.dir, &path, sequence)
+                    .map_err(|error| (error, damage()))?;
+                return Ok((final_path, salt));
+            }
+            SpareOutcome::Failed(error) => {
+                // Reported here, at the roll that needed it; the segment is then made inline,
+                // which fails the append in turn if the cause (a full disk) persists.
+                log::warn!("WAL background preallocation failed ({error}); creating inline");
+            }
+            SpareOutcome::Unusable => {}
+        }
+        let header = SegmentHeader {
+            sequence,
+            salt: new_salt(sequence),
+            stale_end: 0,
+        };
+        create_segment(&self.files, &self.dir, &header, segment_bytes)
+            .map_err(|error| (error, damage()))?;
+        Ok((final_path, header.salt))
+    }
+
     /// Starts preparing the next segment as soon as the previous spare has been used, so it has
-    /// a whole segment's worth of appends to get ready before the roll needs it.
+    /// a whole segment's worth of appends to get ready before the roll needs it. Not needed
+    /// while a released segment waits to be recycled.
     fn start_spare_if_missing(&mut self) {
-        if self.spare.is_none() && self.active.is_some() {
-            let spare =
-                SpareSegment::start(&self.dir, self.next_sequence, self.options.segment_bytes);
+        if self.spare.is_none() && self.active.is_some() && self.recycled.is_empty() {
+            let spare = SpareSegment::start(
+                &self.files,
+                &self.dir,
+                self.next_sequence,
+                self.options.segment_bytes,
+            );
             self.spare = Some(spare);
         }
     }
 }
 
+/// The spares left by earlier `release_before` calls: keeps up to `RECYCLED_SEGMENTS_MAX` of
+/// the configured segment size (the newest, whose blocks are likeliest still allocated) and
+/// deletes the rest.
+fn open_spares(
+    files: &Files,
+    dir: &Path,
+    segment_bytes: u64,
+) -> Result<VecDeque<PathBuf>, WalError> {
+    let mut kept = VecDeque::new();
+    let mut deleted = false;
+    for (_, path) in list_spares(dir)?.into_iter().rev() {
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| WalError::io(&path, 0, e))?
+            .len();
+        if kept.len() < RECYCLED_SEGMENTS_MAX && bytes == segment_bytes {
+            kept.push_front(path);
+        } else {
+            files.remove(&path)?;
+            deleted = true;
+        }
+    }
+    if deleted {
+        files.sync_dir(dir)?;
+    }
+    Ok(kept)
+}
+
 /// Creates `dir` if missing, making its entry durable in the parent.
-fn create_dir(dir: &Path) -> Result<(), WalError> {
+fn create_dir(files: &Files, dir: &Path) -> Result<(), WalError> {
     if dir.is_dir() {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| WalError::io(dir, 0, e))?;
     match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        Some(parent) if !parent.as_os_str().is_empty() => files.sync_dir(parent),
         _ => Ok(()),
     }
 }
 
 /// Takes an exclusive flock on `dir/wal.lock` so two processes never append to one log.
-fn lock_dir(dir: &Path) -> Result<File, WalError> {
+fn lock_dir(files: &Files, dir: &Path) -> Result<File, WalError> {
     let path = dir.join(LOCK_FILE_NAME);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| WalError::io(&path, 0, e))?;
+    let file = files.open_or_create(&path)?;
     // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
     let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if result != 0 {

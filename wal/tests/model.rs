@@ -73,8 +73,8 @@ impl Model {
     }
 }
 
-fn check(dir: &Path, options: WalOptions, model: &Model) -> Wal {
-    let (wal, recovered) = Wal::open(dir, options).expect("open");
+fn check(dir: &Path, options: &WalOptions, model: &Model) -> Wal {
+    let (wal, recovered) = Wal::open(dir, options.clone()).expect("open");
     let (entries, hard_state) = model.replay();
     assert_eq!(recovered.entries, entries);
     assert_eq!(recovered.hard_state, hard_state);
@@ -82,7 +82,7 @@ fn check(dir: &Path, options: WalOptions, model: &Model) -> Wal {
     wal
 }
 
-fn run(ops: &[Op], dir: &Path, options: WalOptions) {
+fn run(ops: &[Op], dir: &Path, options: &WalOptions) {
     let mut model = Model::default();
     let mut wal = check(dir, options, &model);
     let mut term = 1;
@@ -124,7 +124,8 @@ fn run(ops: &[Op], dir: &Path, options: WalOptions) {
                     continue;
                 };
                 drop(wal);
-                let cut = position.offset * per_mille / 1000;
+                // The cut keeps the segment header, which a crash never loses.
+                let cut = SECTOR + (position.offset - SECTOR) * per_mille / 1000;
                 let segment = segment_path(dir, position.segment_sequence);
                 std::fs::OpenOptions::new()
                     .write(true)
@@ -146,8 +147,14 @@ fn run(ops: &[Op], dir: &Path, options: WalOptions) {
                 let room = TEST_SEGMENT_BYTES.saturating_sub(position.offset) as usize;
                 let junk: Vec<u8> = (0..bytes.min(room)).map(|i| (i % 13 + 1) as u8).collect();
                 overwrite(&segment, position.offset, &junk);
-                let (reopened, recovered) = Wal::open(dir, options).expect("open");
-                assert_eq!(recovered.truncated_tail_bytes, junk.len() as u64);
+                // Junk among a recycled segment's stale bytes cannot be told from them.
+                let expected = if stale_end(&segment) > position.offset {
+                    0
+                } else {
+                    junk.len() as u64
+                };
+                let (reopened, recovered) = Wal::open(dir, options.clone()).expect("open");
+                assert_eq!(recovered.truncated_tail_bytes, expected);
                 drop(reopened);
                 wal = check(dir, options, &model);
             }
@@ -163,7 +170,7 @@ proptest! {
     #[test]
     fn random_operations_agree_with_the_model(ops in proptest::collection::vec(op_strategy(), 1..40)) {
         for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-            run(&ops, dir.path(), options);
+            run(&ops, dir.path(), &options);
         }
     }
 }

@@ -16,7 +16,7 @@ fn entries_and_hard_state_survive_restarts() {
             commit: 4,
         };
         {
-            let (mut wal, recovered) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, recovered) = Wal::open(dir.path(), options.clone()).expect("open");
             assert_eq!(recovered.entries, vec![]);
             assert_eq!(recovered.hard_state, None);
             assert_eq!(wal.last_index(), 0);
@@ -25,7 +25,7 @@ fn entries_and_hard_state_survive_restarts() {
             append(&mut wal, &second, Some(hard_state));
             assert_eq!(wal.last_index(), 5);
         }
-        let (mut wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (mut wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         let mut expected = first.clone();
         expected.extend(second.clone());
         assert_eq!(recovered.entries, expected);
@@ -36,7 +36,7 @@ fn entries_and_hard_state_survive_restarts() {
         let third = entries(6, 1, 2, 10);
         append(&mut wal, &third, None);
         drop(wal);
-        let (wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         expected.extend(third);
         assert_eq!(recovered.entries, expected);
         assert_eq!(recovered.hard_state, Some(hard_state));
@@ -48,11 +48,12 @@ fn entries_and_hard_state_survive_restarts() {
 #[test]
 fn each_append_starts_on_a_fresh_sector() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-        let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+        // Frames start after the segment header sector.
         append(&mut wal, &entries(1, 1, 1, 100), None);
-        assert_eq!(wal.write_position().map(|p| p.offset), Some(SECTOR));
+        assert_eq!(wal.write_position().map(|p| p.offset), Some(2 * SECTOR));
         append(&mut wal, &entries(2, 1, 1, 5000), None);
-        assert_eq!(wal.write_position().map(|p| p.offset), Some(3 * SECTOR));
+        assert_eq!(wal.write_position().map(|p| p.offset), Some(4 * SECTOR));
     }
 }
 
@@ -61,7 +62,7 @@ fn appends_roll_over_to_new_segments() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
         let mut expected = Vec::new();
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             for batch in 0..20 {
                 // Each frame takes one sector of the four per segment; 20 frames make 5 segments.
                 let batch_entries = entries(1 + batch * 3, 3, 1, 1000);
@@ -77,7 +78,7 @@ fn appends_roll_over_to_new_segments() {
                 TEST_SEGMENT_BYTES
             );
         }
-        let (wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, expected);
         assert_eq!(wal.last_index(), 60);
         // A spare segment prepared in the background before the restart is cleaned up at open.
@@ -104,15 +105,16 @@ fn a_frame_larger_than_a_segment_gets_a_segment_of_its_own() {
         let big = entries(2, 1, 1, 40_000);
         let after = entries(3, 1, 1, 10);
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             append(&mut wal, &small, None);
             append(&mut wal, &big, None);
             append(&mut wal, &after, None);
         }
         let files = segment_files(dir.path());
         assert_eq!(files.len(), 3);
-        assert_eq!(std::fs::metadata(&files[1]).expect("stat").len(), 40_960);
-        let (_, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        // The frame's ten sectors plus the segment header and the seal.
+        assert_eq!(std::fs::metadata(&files[1]).expect("stat").len(), 49_152);
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, [small, big, after].concat());
     }
 }
@@ -123,7 +125,7 @@ fn appending_from_a_lower_index_replaces_the_rest_of_the_log() {
         let original = entries(1, 30, 1, 1500);
         let replacement = entries(6, 2, 2, 20);
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             for chunk in original.chunks(2) {
                 append(&mut wal, chunk, None);
             }
@@ -131,7 +133,7 @@ fn appending_from_a_lower_index_replaces_the_rest_of_the_log() {
             append(&mut wal, &replacement, None);
             assert_eq!(wal.last_index(), 7);
         }
-        let (mut wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (mut wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         let expected = [original[..5].to_vec(), replacement.clone()].concat();
         assert_eq!(recovered.entries, expected);
         assert_eq!(wal.last_index(), 7);
@@ -139,7 +141,7 @@ fn appending_from_a_lower_index_replaces_the_rest_of_the_log() {
         let restart = entries(1, 1, 3, 7);
         append(&mut wal, &restart, None);
         drop(wal);
-        let (_, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, restart);
     }
 }
@@ -149,10 +151,10 @@ fn a_log_may_start_at_any_index() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
         let later = entries(1000, 3, 4, 8);
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             append(&mut wal, &later, None);
         }
-        let (wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, later);
         assert_eq!(wal.last_index(), 1002);
     }
@@ -162,7 +164,7 @@ fn a_log_may_start_at_any_index() {
 fn the_last_hard_state_wins_across_segments() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             for term in 1..=10 {
                 let hard_state = HardState {
                     term,
@@ -183,7 +185,7 @@ fn the_last_hard_state_wins_across_segments() {
             );
         }
         assert_eq!(segment_files(dir.path()).len(), 3);
-        let (_, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(
             recovered.hard_state,
             Some(HardState {
@@ -199,7 +201,7 @@ fn the_last_hard_state_wins_across_segments() {
 #[test]
 fn an_empty_append_writes_nothing() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-        let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
         wal.append(&[], None).expect("empty append");
         assert_eq!(wal.write_position(), None);
         assert!(segment_files(dir.path()).is_empty());
@@ -209,7 +211,7 @@ fn an_empty_append_writes_nothing() {
 #[test]
 fn invalid_appends_are_rejected_and_change_nothing() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-        let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
         let zero = [LogEntryRef {
             index: 0,
             term: 1,
@@ -261,7 +263,7 @@ fn invalid_appends_are_rejected_and_change_nothing() {
         // The log is still usable after rejected appends.
         append(&mut wal, &entries(3, 1, 1, 1), None);
         drop(wal);
-        let (_, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, entries(1, 3, 1, 1));
     }
 }
@@ -269,9 +271,9 @@ fn invalid_appends_are_rejected_and_change_nothing() {
 #[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-        let (_wal, _) = Wal::open(dir.path(), options).expect("open");
+        let (_wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
         assert!(matches!(
-            Wal::open(dir.path(), options),
+            Wal::open(dir.path(), options.clone()),
             Err(WalError::Locked { .. })
         ));
     }
@@ -284,9 +286,10 @@ fn segment_sizes_that_are_not_whole_sectors_are_refused() {
         let options = WalOptions {
             segment_bytes,
             direct_io: false,
+            faults: None,
         };
         assert!(matches!(
-            Wal::open(dir.path(), options),
+            Wal::open(dir.path(), options.clone()),
             Err(WalError::InvalidOptions { .. })
         ));
     }
@@ -299,14 +302,15 @@ fn open_creates_missing_directories_and_removes_unfinished_segments() {
     let options = WalOptions {
         segment_bytes: TEST_SEGMENT_BYTES,
         direct_io: false,
+        faults: None,
     };
     {
-        let (mut wal, _) = Wal::open(&dir, options).expect("open");
+        let (mut wal, _) = Wal::open(&dir, options.clone()).expect("open");
         append(&mut wal, &entries(1, 1, 1, 1), None);
     }
     let leftover = dir.join("wal-00000000000000000002.log.tmp");
     std::fs::write(&leftover, [1u8; 100]).expect("write leftover");
-    let (_, recovered) = Wal::open(&dir, options).expect("reopen");
+    let (_, recovered) = Wal::open(&dir, options.clone()).expect("reopen");
     assert_eq!(recovered.entries, entries(1, 1, 1, 1));
     assert!(!leftover.exists());
 }
@@ -321,7 +325,7 @@ fn releasing_before_an_index_deletes_only_old_segments_and_keeps_the_hard_state(
         };
         let log = entries(1, 40, 1, 1500);
         {
-            let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
             // Twenty one-sector frames of two entries, four per segment: segment 1 holds
             // entries 1 to 8 and the only hard state, segment 5 holds 33 to 40 and is full.
             append(&mut wal, &log[..2], Some(hard_state));
@@ -335,7 +339,7 @@ fn releasing_before_an_index_deletes_only_old_segments_and_keeps_the_hard_state(
             assert_eq!(segment_files(dir.path()).len(), 5);
             assert_eq!(wal.write_position().map(|p| p.segment_sequence), Some(6));
         }
-        let (mut wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (mut wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.hard_state, Some(hard_state));
         assert_eq!(recovered.entries, log[8..].to_vec());
         assert_eq!(wal.last_index(), 40);
@@ -343,7 +347,7 @@ fn releasing_before_an_index_deletes_only_old_segments_and_keeps_the_hard_state(
         assert_eq!(wal.release_before(1000).expect("release all"), 4);
         assert_eq!(segment_files(dir.path()).len(), 1);
         drop(wal);
-        let (mut wal, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (mut wal, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.hard_state, Some(hard_state));
         assert_eq!(recovered.entries, vec![]);
         append(&mut wal, &entries(41, 1, 1, 5), None);
@@ -353,7 +357,7 @@ fn releasing_before_an_index_deletes_only_old_segments_and_keeps_the_hard_state(
 #[test]
 fn releasing_keeps_segments_with_entries_at_or_after_the_index() {
     for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
-        let (mut wal, _) = Wal::open(dir.path(), options).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
         for index in 1..=12 {
             append(&mut wal, &entries(index, 1, 1, 3000), None);
         }
@@ -362,7 +366,23 @@ fn releasing_keeps_segments_with_entries_at_or_after_the_index() {
         assert_eq!(wal.release_before(5).expect("release"), 1);
         assert_eq!(wal.release_before(8).expect("release"), 0);
         drop(wal);
-        let (_, recovered) = Wal::open(dir.path(), options).expect("reopen");
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
         assert_eq!(recovered.entries, entries(5, 8, 1, 3000));
+    }
+}
+
+#[test]
+fn the_smallest_segment_holds_one_small_frame() {
+    for (dir, options) in test_dirs(limits::SEGMENT_BYTES_MIN) {
+        let written = entries(1, 5, 1, 1000);
+        {
+            let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+            for one in written.chunks(1) {
+                append(&mut wal, one, None);
+            }
+            assert_eq!(wal.write_position().map(|p| p.segment_sequence), Some(5));
+        }
+        let (_, recovered) = Wal::open(dir.path(), options.clone()).expect("reopen");
+        assert_eq!(recovered.entries, written);
     }
 }

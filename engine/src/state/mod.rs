@@ -16,6 +16,10 @@
 mod apply;
 mod housekeeping;
 mod node;
+mod records;
+
+pub use records::{NodeRecord, StateBuildError};
+pub(crate) use records::{StateBuilder, StoredFields};
 
 use std::sync::Arc;
 

@@ -6,6 +6,8 @@
 //! - `requests`: what each read-side request does against the shard's state.
 //! - `pipeline`: shard 0's write path — batch, raft, WAL, apply, publish.
 //! - `wal_thread`: the blocking write-ahead log behind an async handle.
+//! - `snapshotter`: writes snapshots on a thread of its own, purges old ones, releases the log.
+//! - `recovery`: picks the snapshot to start from and checks the log continues it.
 //! - `session_tracker`: session liveness and expiry on the leader.
 //! - `watches`: the watch registrations of one shard.
 //! - `signal`: a small local wake-up primitive.
@@ -13,10 +15,12 @@
 mod connection;
 mod fourlw_input;
 mod pipeline;
+mod recovery;
 mod requests;
 mod session_tracker;
 mod shard;
 mod signal;
+mod snapshotter;
 mod stats;
 mod wal_thread;
 pub mod watches;
@@ -27,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use corral_engine::consensus::{Consensus, ConsensusError};
+use corral_wal::snapshot::SnapshotStore;
 use corral_wal::WalOptions;
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
@@ -35,6 +40,7 @@ use crate::config::ServerConfig;
 use crate::limits::{
     ACCEPT_QUEUE_MAX, EXECUTOR_IO_MEMORY_BYTES, PUBLISH_QUEUE_MAX, WRITE_QUEUE_MAX,
 };
+use snapshotter::Snapshotter;
 pub use stats::Stats;
 use watches::WatchManager;
 
@@ -48,6 +54,8 @@ pub enum ServerError {
     Consensus(ConsensusError),
     #[error("log entry {index} cannot be decoded: {reason}")]
     CorruptEntry { index: u64, reason: String },
+    #[error("snapshot: {0}")]
+    Snapshot(String),
     #[error("cannot listen on {address}: {reason}")]
     Listen { address: SocketAddr, reason: String },
 }
@@ -137,25 +145,7 @@ pub fn run(
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServerError> {
     let cores = config.cores.max(1);
-    let wal_dir = config.data_log_dir.join("wal");
-    std::fs::create_dir_all(&wal_dir)
-        .map_err(|error| ServerError::Io(format!("{}: {error}", wal_dir.display())))?;
-    let (wal, wal_thread, recovered) = wal_thread::open(
-        &wal_dir,
-        WalOptions {
-            segment_bytes: config.wal_segment_bytes,
-            ..WalOptions::default()
-        },
-    )?;
-    log::info!(
-        "write-ahead log {}: {} entries recovered",
-        wal_dir.display(),
-        recovered.records.len()
-    );
-    let consensus = Consensus::open(&recovered.records, recovered.hard_state)
-        .map_err(ServerError::Consensus)?;
-    drop(recovered);
-
+    let (consensus, wal, wal_thread) = open_storage(&config)?;
     let shared = Arc::new(Shared {
         started: std::time::Instant::now(),
         bound_port: std::sync::atomic::AtomicU32::new(0),
@@ -275,6 +265,50 @@ pub fn run(
         outcome = Err(ServerError::Wal("the WAL thread panicked".into()));
     }
     outcome
+}
+
+/// Opens the snapshots and the write-ahead log and rebuilds raft from the newest usable
+/// snapshot plus the log after it; the state and the snapshot thread ride in the WAL handle to
+/// the pipeline.
+fn open_storage(
+    config: &ServerConfig,
+) -> Result<
+    (
+        Consensus,
+        wal_thread::WalHandle,
+        std::thread::JoinHandle<()>,
+    ),
+    ServerError,
+> {
+    let snapshot_dir = config.data_dir.join("snapshots");
+    let store = SnapshotStore::open(&snapshot_dir)
+        .map_err(|error| ServerError::Snapshot(error.to_string()))?;
+    let wal_dir = config.data_log_dir.join("wal");
+    std::fs::create_dir_all(&wal_dir)
+        .map_err(|error| ServerError::Io(format!("{}: {error}", wal_dir.display())))?;
+    let (mut wal, wal_thread, recovered) = wal_thread::open(
+        &wal_dir,
+        WalOptions {
+            segment_bytes: config.wal_segment_bytes,
+            ..WalOptions::default()
+        },
+    )?;
+    log::info!(
+        "write-ahead log {}: {} entries recovered",
+        wal_dir.display(),
+        recovered.records.len()
+    );
+    let (state, base) = recovery::choose_base(&store, &recovered.records)?;
+    let consensus = Consensus::open(&recovered.records, recovered.hard_state, base)
+        .map_err(ServerError::Consensus)?;
+    drop(recovered);
+    let snapshotter = Snapshotter::start(store, config.snap_retain_count, wal.releaser())?;
+    wal.set_startup(recovery::Startup {
+        state,
+        base,
+        snapshotter: Some(snapshotter),
+    });
+    Ok((consensus, wal, wal_thread))
 }
 
 fn online_cpus() -> Vec<usize> {

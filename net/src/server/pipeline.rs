@@ -6,6 +6,14 @@
 //! new state root with that ready's replies and watch triggers to every shard; a shard answers a
 //! write only from such a publication, so nothing is acknowledged before it is durable.
 //!
+//! When a WAL append fails (disk full, I/O error), every write of that ready is answered with
+//! SystemError and raft forgets the entries (`Consensus::reset_to_persisted`): nothing that
+//! failed is ever applied, nothing acknowledged is touched, reads go on, and the next writes
+//! try the disk again (the WAL thread repairs the log first).
+//!
+//! After applying, the pipeline starts a snapshot when `snapCount` transactions or
+//! `snapSizeLimitInKb` of log were written since the last one (see `snapshotter`).
+//!
 //! The pipeline also knows which connection each live session is attached to. When a client
 //! resumes its session on another connection, the old one is closed (ZooKeeper's "session
 //! moved": a session is served by one connection at a time).
@@ -18,11 +26,12 @@ use corral_engine::consensus::{Committed, Consensus, HardState, LogRecord};
 use corral_engine::entry::{decode_batch, encode_batch};
 use corral_engine::limits::RAFT_TICK_MS;
 use corral_engine::state::State;
-use corral_engine::types::{Applied, OpResult, SessionId, Txn, WatchTrigger, WriteOp};
+use corral_engine::types::{Applied, ErrorCode, OpResult, SessionId, Txn, WatchTrigger, WriteOp};
 use futures_lite::future;
 
 use super::session_tracker::SessionTracker;
-use super::wal_thread::WalHandle;
+use super::snapshotter::Snapshotter;
+use super::wal_thread::{AppendError, WalHandle};
 use super::{now_ms, ServerError, Shared};
 use crate::limits::{BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX};
 
@@ -76,6 +85,16 @@ pub enum ShardMessage {
     CloseConnection { conn_id: u64, session_id: SessionId },
 }
 
+/// Who waits for one txn of a proposed batch, and what to do if it fails before it is durable.
+#[derive(Clone, Copy, Debug)]
+struct Waiter {
+    route: Option<Route>,
+    cxid: i32,
+    session_id: SessionId,
+    /// The server's own CloseSession of an expired session: retried at the next tick.
+    expiry: bool,
+}
+
 pub struct Pipeline {
     shared: Arc<Shared>,
     consensus: Consensus,
@@ -83,7 +102,8 @@ pub struct Pipeline {
     wal: WalHandle,
     inbox: flume::Receiver<ToPipeline>,
     outboxes: Vec<flume::Sender<ShardMessage>>,
-    routes: HashMap<u64, Vec<Option<Route>>>,
+    /// The waiters of each proposal in flight, by proposal id, in batch order.
+    waiters: HashMap<u64, Vec<Waiter>>,
     next_proposal_id: u64,
     sessions: SessionTracker,
     /// The connection each live session is attached to: at most one entry per tracked session.
@@ -92,25 +112,49 @@ pub struct Pipeline {
     moved: Vec<(Route, SessionId)>,
     next_session_id: i64,
     serving: bool,
+    /// Expired sessions whose CloseSession failed to reach the disk: proposed again next tick.
+    retry_expiry: Vec<SessionId>,
+    snapshots: SnapshotTrigger,
+}
+
+/// When to start the next snapshot, and the thread that writes it.
+struct SnapshotTrigger {
+    snapshotter: Option<Snapshotter>,
+    /// The raft index and term of the last entry applied to `state`.
+    applied: (u64, u64),
+    txns_since: u64,
+    /// The WAL's appended bytes after the last append, and when the last snapshot started.
+    wal_bytes: u64,
+    wal_bytes_at_last: u64,
 }
 
 impl Pipeline {
     pub fn new(
         shared: Arc<Shared>,
         consensus: Consensus,
-        wal: WalHandle,
+        mut wal: WalHandle,
         inbox: flume::Receiver<ToPipeline>,
         outboxes: Vec<flume::Sender<ShardMessage>>,
     ) -> Self {
         let start_ms = now_ms();
+        let startup = wal.take_startup();
+        let (state, base, snapshotter) = match startup {
+            Some(startup) => (startup.state, startup.base, startup.snapshotter),
+            None => (State::new(), None, None),
+        };
+        assert_eq!(
+            consensus.applied_index(),
+            base.map_or(0, |base| base.index),
+            "raft starts where the snapshot ends"
+        );
         Pipeline {
             shared,
             consensus,
-            state: State::new(),
+            state,
             wal,
             inbox,
             outboxes,
-            routes: HashMap::new(),
+            waiters: HashMap::new(),
             // Proposal ids only need to be unique among this process's in-flight proposals;
             // starting from the clock keeps them apart from anything replayed.
             next_proposal_id: (start_ms as u64) << 16,
@@ -120,6 +164,14 @@ impl Pipeline {
             // ZooKeeper's layout: server id in the top byte, then the start time in ms.
             next_session_id: ((1i64) << 56) | ((start_ms << 24) as u64 >> 8) as i64,
             serving: false,
+            retry_expiry: Vec::new(),
+            snapshots: SnapshotTrigger {
+                snapshotter,
+                applied: base.map_or((0, 0), |base| (base.index, base.term)),
+                txns_since: 0,
+                wal_bytes: 0,
+                wal_bytes_at_last: 0,
+            },
         }
     }
 
@@ -179,7 +231,7 @@ impl Pipeline {
             }
             self.close_moved().await;
             if !txns.is_empty() {
-                self.propose(txns, routes)?;
+                self.propose(txns, routes).await?;
             }
             self.drive_readies().await?;
         }
@@ -270,7 +322,14 @@ impl Pipeline {
         txns: &mut Vec<Txn>,
         routes: &mut Vec<Option<Route>>,
     ) {
-        for session_id in self.sessions.expired(now) {
+        let mut expired = self.sessions.expired(now);
+        // Sessions whose close failed on the disk are still in the state: close them again.
+        for session_id in std::mem::take(&mut self.retry_expiry) {
+            if self.state.session(session_id).is_some() && !expired.contains(&session_id) {
+                expired.push(session_id);
+            }
+        }
+        for session_id in expired {
             log::info!("session 0x{session_id:x} expired");
             txns.push(Txn {
                 session_id,
@@ -302,19 +361,50 @@ impl Pipeline {
         }
     }
 
-    fn propose(&mut self, txns: Vec<Txn>, routes: Vec<Option<Route>>) -> Result<(), ServerError> {
+    /// Hands a batch to raft. If raft cannot take it (it lost leadership after a failed
+    /// append and cannot campaign), its writes fail at once with SystemError.
+    async fn propose(
+        &mut self,
+        txns: Vec<Txn>,
+        routes: Vec<Option<Route>>,
+    ) -> Result<(), ServerError> {
+        let waiters: Vec<Waiter> = txns
+            .iter()
+            .zip(routes)
+            .map(|(txn, route)| Waiter {
+                route,
+                cxid: txn.cxid,
+                session_id: txn.session_id,
+                expiry: route.is_none() && matches!(txn.op, WriteOp::CloseSession),
+            })
+            .collect();
         let proposal_id = self.next_proposal_id;
         self.next_proposal_id += 1;
         let mut data = Vec::with_capacity(txns.iter().map(txn_size_hint).sum());
         encode_batch(&txns, &mut data);
-        self.consensus
-            .propose(proposal_id, data)
-            .map_err(ServerError::Consensus)?;
-        self.routes.insert(proposal_id, routes);
-        Ok(())
+        if !self.consensus.is_leader() {
+            if let Err(error) = self.consensus.campaign() {
+                log::error!("campaign after a failed append: {error}");
+            }
+        }
+        match self.consensus.propose(proposal_id, data) {
+            Ok(()) => {
+                self.waiters.insert(proposal_id, waiters);
+                Ok(())
+            }
+            Err(error) => {
+                log::error!("a batch of {} writes failed: {error}", waiters.len());
+                let mut output = Output::default();
+                for waiter in waiters {
+                    self.fail_waiter(waiter, &mut output);
+                }
+                self.publish(output).await
+            }
+        }
     }
 
-    /// Persists every ready raft has, applying and publishing what commits.
+    /// Persists every ready raft has, applying and publishing what commits. When the WAL
+    /// refuses a ready, its writes fail and raft forgets them; the next round tries again.
     async fn drive_readies(&mut self) -> Result<(), ServerError> {
         while let Some(mut pending) = self.consensus.next_ready() {
             let mut output = Output::default();
@@ -322,16 +412,91 @@ impl Pipeline {
             let records: Vec<LogRecord> = std::mem::take(&mut pending.entries);
             let hard_state: Option<HardState> = pending.hard_state;
             if !records.is_empty() || hard_state.is_some() {
-                self.wal.append(records, hard_state).await?;
+                match self.wal.append(records, hard_state).await {
+                    Ok(bytes) => self.snapshots.wal_bytes = bytes,
+                    Err(AppendError::Failed(reason)) if self.serving => {
+                        drop(pending);
+                        self.append_failed(&reason, &mut output)?;
+                        self.publish(output).await?;
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
             let committed = self
                 .consensus
                 .persisted(pending)
                 .map_err(ServerError::Consensus)?;
             self.apply_all(&committed, &mut output)?;
+            self.maybe_snapshot();
             self.publish(output).await?;
         }
         Ok(())
+    }
+
+    /// The ready holding these proposals never reached the disk: answer their writes with
+    /// SystemError, roll raft back to what is durable, and lead again so later writes go on.
+    fn append_failed(&mut self, reason: &str, output: &mut Output) -> Result<(), ServerError> {
+        let dropped = self
+            .consensus
+            .reset_to_persisted()
+            .map_err(ServerError::Consensus)?;
+        let mut failed = 0;
+        for proposal_id in dropped {
+            for waiter in self.waiters.remove(&proposal_id).unwrap_or_default() {
+                self.fail_waiter(waiter, output);
+                failed += 1;
+            }
+        }
+        log::error!("write-ahead log append failed ({reason}); {failed} writes fail");
+        // Proposals still waiting are in raft's storage (durable): they commit in the new term.
+        self.consensus.campaign().map_err(ServerError::Consensus)?;
+        Ok(())
+    }
+
+    fn fail_waiter(&mut self, waiter: Waiter, output: &mut Output) {
+        if waiter.expiry {
+            self.retry_expiry.push(waiter.session_id);
+        }
+        if let Some(route) = waiter.route {
+            output
+                .replies
+                .entry(route.shard)
+                .or_default()
+                .push(WriteReply {
+                    conn_id: route.conn_id,
+                    cxid: waiter.cxid,
+                    zxid: self.state.last_zxid(),
+                    result: OpResult::Error(ErrorCode::SystemError),
+                });
+        }
+    }
+
+    /// Starts a snapshot when enough was written since the last one and none is running.
+    fn maybe_snapshot(&mut self) {
+        let config = &self.shared.config;
+        let trigger = &mut self.snapshots;
+        let Some(snapshotter) = trigger.snapshotter.as_mut() else {
+            return;
+        };
+        let by_count = trigger.txns_since >= config.snap_count;
+        let log_bytes = trigger.wal_bytes.saturating_sub(trigger.wal_bytes_at_last);
+        let by_bytes = config
+            .snap_size_limit_bytes
+            .is_some_and(|limit| log_bytes >= limit);
+        let (index, term) = trigger.applied;
+        if !(by_count || by_bytes) || index == 0 || snapshotter.is_running() {
+            return;
+        }
+        if snapshotter.begin(self.state.clone(), index, term) {
+            log::info!(
+                "snapshot of entry {index} started after {} txns, {log_bytes} log bytes",
+                trigger.txns_since
+            );
+            // A failed snapshot is retried when the next threshold is reached.
+            trigger.txns_since = 0;
+            trigger.wal_bytes_at_last = trigger.wal_bytes;
+        }
     }
 
     fn apply_all(
@@ -346,13 +511,15 @@ impl Pipeline {
                         index: entry.index,
                         reason: error.to_string(),
                     })?;
-                let routes = self.routes.remove(&entry.proposal_id).unwrap_or_default();
+                let waiters = self.waiters.remove(&entry.proposal_id).unwrap_or_default();
                 for (position, txn) in txns.iter().enumerate() {
                     let applied = self.state.apply(txn);
-                    let route = routes.get(position).copied().flatten();
+                    let route = waiters.get(position).and_then(|waiter| waiter.route);
                     self.after_apply(txn, applied, route, output);
                 }
+                self.snapshots.txns_since += txns.len() as u64;
             }
+            self.snapshots.applied = (entry.index, entry.term);
             self.consensus
                 .applied(entry.index)
                 .map_err(ServerError::Consensus)?;

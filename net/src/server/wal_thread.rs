@@ -1,23 +1,60 @@
 //! The write-ahead log runs on a thread of its own: a write plus fdatasync blocks for tens of
 //! microseconds to milliseconds, and the pipeline shard keeps serving its connections (and
 //! gathering the next batch) meanwhile.
+//!
+//! Two kinds of jobs reach the thread, in one queue so they never race on the `Wal`: appends
+//! from the pipeline, and releases of the log before a snapshot from the snapshot thread.
 
 use std::path::Path;
 use std::thread::JoinHandle;
 
 use corral_engine::consensus::{HardState, LogRecord};
-use corral_wal::{HardState as WalHardState, LogEntryRef, Wal, WalOptions};
+use corral_wal::{HardState as WalHardState, LogEntryRef, Wal, WalError, WalOptions};
 
+use super::recovery::Startup;
 use super::ServerError;
 use crate::limits::WAL_QUEUE_MAX;
 
-struct Job {
-    records: Vec<LogRecord>,
-    hard_state: Option<HardState>,
-    done: flume::Sender<Result<(), String>>,
+enum Job {
+    Append {
+        records: Vec<LogRecord>,
+        hard_state: Option<HardState>,
+        /// Ok carries the WAL's appended bytes since it was opened.
+        done: flume::Sender<Result<u64, String>>,
+    },
+    /// Release the segments whose entries all lie before `before` (a snapshot covers them).
+    Release { before: u64 },
+}
+
+/// Why an append did not make its records durable.
+#[derive(Debug)]
+pub enum AppendError {
+    /// The disk refused (ENOSPC, EIO...): the writes fail, the WAL is repaired before the next
+    /// append, and the server goes on.
+    Failed(String),
+    /// The WAL thread is gone: nothing can be made durable any more.
+    Stopped,
+}
+
+impl From<AppendError> for ServerError {
+    fn from(error: AppendError) -> ServerError {
+        match error {
+            AppendError::Failed(reason) => ServerError::Wal(reason),
+            AppendError::Stopped => ServerError::Wal("the WAL thread stopped".into()),
+        }
+    }
 }
 
 pub struct WalHandle {
+    jobs: flume::Sender<Job>,
+    /// What recovery built (the state, the snapshot it came from, the snapshot thread), taken
+    /// once by the pipeline when it is created on its shard.
+    startup: Option<Startup>,
+}
+
+/// Lets the snapshot thread release the log before a snapshot it wrote.
+#[derive(Clone)]
+pub struct WalReleaser {
     jobs: flume::Sender<Job>,
 }
 
@@ -31,7 +68,7 @@ pub fn open(
     dir: &Path,
     options: WalOptions,
 ) -> Result<(WalHandle, JoinHandle<()>, RecoveredLog), ServerError> {
-    let (mut wal, recovered) =
+    let (wal, recovered) =
         Wal::open(dir, options).map_err(|error| ServerError::Wal(error.to_string()))?;
     if recovered.truncated_tail_bytes > 0 {
         log::warn!(
@@ -56,31 +93,13 @@ pub fn open(
     let (jobs, inbox) = flume::bounded::<Job>(WAL_QUEUE_MAX);
     let thread = std::thread::Builder::new()
         .name("corral-wal".into())
-        .spawn(move || {
-            for job in inbox.iter() {
-                let entries: Vec<LogEntryRef<'_>> = job
-                    .records
-                    .iter()
-                    .map(|record| LogEntryRef {
-                        index: record.index,
-                        term: record.term,
-                        payload: &record.payload,
-                    })
-                    .collect();
-                let hard_state = job.hard_state.map(|state| WalHardState {
-                    term: state.term,
-                    vote: state.vote,
-                    commit: state.commit,
-                });
-                let result = wal
-                    .append(&entries, hard_state.as_ref())
-                    .map_err(|error| error.to_string());
-                let _ = job.done.send(result);
-            }
-        })
+        .spawn(move || serve(wal, inbox))
         .map_err(|error| ServerError::Io(format!("cannot start the WAL thread: {error}")))?;
     Ok((
-        WalHandle { jobs },
+        WalHandle {
+            jobs,
+            startup: None,
+        },
         thread,
         RecoveredLog {
             records,
@@ -89,26 +108,104 @@ pub fn open(
     ))
 }
 
+/// The WAL thread's loop; it ends when every handle and releaser is gone.
+fn serve(mut wal: Wal, inbox: flume::Receiver<Job>) {
+    for job in inbox.iter() {
+        match job {
+            Job::Append {
+                records,
+                hard_state,
+                done,
+            } => {
+                let result = append(&mut wal, &records, hard_state)
+                    .map(|()| wal.appended_bytes())
+                    .map_err(|error| error.to_string());
+                let _ = done.send(result);
+            }
+            Job::Release { before } => match wal.release_before(before) {
+                Ok(0) => {}
+                Ok(released) => log::info!(
+                    "write-ahead log: released {released} segment(s) before entry {before}"
+                ),
+                // The next snapshot releases again; meanwhile the log only keeps more.
+                Err(error) => log::warn!("write-ahead log: release before {before}: {error}"),
+            },
+        }
+    }
+}
+
+/// Appends one ready, first repairing the log if the previous append failed: the failed
+/// frame's bytes are overwritten so recovery never sees them, and appends go on from the last
+/// acknowledged frame.
+fn append(
+    wal: &mut Wal,
+    records: &[LogRecord],
+    hard_state: Option<HardState>,
+) -> Result<(), WalError> {
+    if wal.is_poisoned() {
+        wal.repair()?;
+    }
+    let entries: Vec<LogEntryRef<'_>> = records
+        .iter()
+        .map(|record| LogEntryRef {
+            index: record.index,
+            term: record.term,
+            payload: &record.payload,
+        })
+        .collect();
+    let hard_state = hard_state.map(|state| WalHardState {
+        term: state.term,
+        vote: state.vote,
+        commit: state.commit,
+    });
+    wal.append(&entries, hard_state.as_ref())
+}
+
 impl WalHandle {
-    /// Durable when this returns Ok.
+    /// Durable when this returns Ok, which carries the bytes appended since the WAL opened.
     pub async fn append(
         &self,
         records: Vec<LogRecord>,
         hard_state: Option<HardState>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<u64, AppendError> {
         let (done, wait) = flume::bounded(1);
         self.jobs
-            .send_async(Job {
+            .send_async(Job::Append {
                 records,
                 hard_state,
                 done,
             })
             .await
-            .map_err(|_| ServerError::Wal("the WAL thread stopped".into()))?;
+            .map_err(|_| AppendError::Stopped)?;
         match wait.recv_async().await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(ServerError::Wal(reason)),
-            Err(_) => Err(ServerError::Wal("the WAL thread stopped".into())),
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(reason)) => Err(AppendError::Failed(reason)),
+            Err(_) => Err(AppendError::Stopped),
+        }
+    }
+
+    pub fn releaser(&self) -> WalReleaser {
+        WalReleaser {
+            jobs: self.jobs.clone(),
+        }
+    }
+
+    /// Hands over what recovery built, for the pipeline to take.
+    pub fn set_startup(&mut self, startup: Startup) {
+        self.startup = Some(startup);
+    }
+
+    pub fn take_startup(&mut self) -> Option<Startup> {
+        self.startup.take()
+    }
+}
+
+impl WalReleaser {
+    /// Asks the WAL thread to release the segments before `before`; blocks while its queue is
+    /// full (called from the snapshot thread only).
+    pub fn release_before(&self, before: u64) {
+        if self.jobs.send(Job::Release { before }).is_err() {
+            log::debug!("the WAL thread stopped; release before {before} dropped");
         }
     }
 }

@@ -15,9 +15,11 @@ pub struct Spec {
     positionals: (usize, usize),
 }
 
-/// Every command, in the order `help` lists them.
+/// Every command, in the order `help` lists them (zkCli's: sorted by name, case-sensitively).
 pub const SPECS: &[Spec] = &[
     spec("addauth", "addauth scheme auth", "", "", (2, 2)),
+    spec("close", "close", "", "", (0, 0)),
+    spec("connect", "connect host:port", "", "", (0, 1)),
     spec(
         "create",
         "create [-s] [-e] [-c] [-t ttl] path [data] [acl]",
@@ -26,17 +28,26 @@ pub const SPECS: &[Spec] = &[
         (1, 3),
     ),
     spec("delete", "delete [-v version] path", "", "v", (1, 1)),
-    spec("deleteall", "deleteall path", "", "", (1, 1)),
+    spec(
+        "deleteall",
+        "deleteall path [-b batch size]",
+        "",
+        "b",
+        (1, 1),
+    ),
     spec("get", "get [-s] [-w] path", "sw", "", (1, 1)),
     spec("getAcl", "getAcl [-s] path", "s", "", (1, 1)),
     spec("help", "help", "", "", (0, 0)),
+    spec("history", "history", "", "", (0, 0)),
     spec("ls", "ls [-s] [-w] [-R] path", "swR", "", (1, 1)),
+    spec("printwatches", "printwatches on|off", "", "", (0, 1)),
     spec("quit", "quit", "", "", (0, 0)),
+    spec("redo", "redo cmdno", "", "", (1, 1)),
     spec("set", "set [-s] [-v version] path data", "s", "v", (2, 2)),
     spec(
         "setAcl",
-        "setAcl [-s] [-v version] path acl",
-        "s",
+        "setAcl [-s] [-v version] [-R] path acl",
+        "sR",
         "v",
         (2, 2),
     ),
@@ -67,6 +78,12 @@ pub enum Request {
         scheme: String,
         auth: String,
     },
+    /// Ends the session; the shell stays, saying "Not connected" to server commands.
+    Close,
+    /// Replaces the session with one to `server` (the current server when `None`).
+    Connect {
+        server: Option<String>,
+    },
     Create {
         path: String,
         data: String,
@@ -91,13 +108,23 @@ pub enum Request {
         stat: bool,
     },
     Help,
+    /// Lists the shell's latest commands with their numbers.
+    History,
     Ls {
         path: String,
         stat: bool,
         watch: bool,
         recursive: bool,
     },
+    /// Shows (`None`) or sets whether watch events are printed.
+    PrintWatches {
+        on: Option<bool>,
+    },
     Quit,
+    /// Runs the command numbered `index` in the shell's history again.
+    Redo {
+        index: usize,
+    },
     Set {
         path: String,
         data: String,
@@ -109,6 +136,7 @@ pub enum Request {
         acls: Vec<zk::Acl>,
         version: Option<i32>,
         stat: bool,
+        recursive: bool,
     },
     Stat {
         path: String,
@@ -202,9 +230,17 @@ fn build(name: &str, mut w: Words) -> Result<Request, String> {
             scheme: path,
             auth: w.take(),
         },
+        "close" => Request::Close,
+        "connect" => Request::Connect {
+            server: Some(path).filter(|server| !server.is_empty()),
+        },
         "create" => build_create(path, w)?,
         "delete" => Request::Delete { path, version },
-        "deleteall" => Request::DeleteAll { path },
+        "deleteall" => {
+            // zkCli batches its deletes; here the value is checked but each node is one request.
+            parse_number::<u32>(w.value('b'), "batch size")?;
+            Request::DeleteAll { path }
+        }
         "get" => Request::Get {
             path,
             stat: w.has('s'),
@@ -215,13 +251,23 @@ fn build(name: &str, mut w: Words) -> Result<Request, String> {
             stat: w.has('s'),
         },
         "help" => Request::Help,
+        "history" => Request::History,
         "ls" => Request::Ls {
             path,
             stat: w.has('s'),
             watch: w.has('w'),
             recursive: w.has('R'),
         },
+        "printwatches" => Request::PrintWatches {
+            on: match path.as_str() {
+                "" => None,
+                word => Some(word == "on"),
+            },
+        },
         "quit" => Request::Quit,
+        "redo" => Request::Redo {
+            index: parse_number::<usize>(Some(path.as_str()), "cmdno")?.unwrap_or(0),
+        },
         "set" => Request::Set {
             path,
             data: w.take(),
@@ -233,6 +279,7 @@ fn build(name: &str, mut w: Words) -> Result<Request, String> {
             path,
             version,
             stat: w.has('s'),
+            recursive: w.has('R'),
         },
         "stat" => Request::Stat {
             path,

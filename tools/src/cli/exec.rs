@@ -12,9 +12,10 @@ use super::limits::SUBTREE_NODES_MAX;
 pub struct Outcome {
     /// Text for stdout.
     pub output: String,
+    /// Text for stderr that is not a failure: zkCli writes `Created /path` there.
+    pub notice: String,
     /// A watch the command set, to be reported when it fires.
     pub watch: Option<zk::OneshotWatcher>,
-    pub quit: bool,
 }
 
 /// Why a command failed; the text goes to stderr.
@@ -59,13 +60,22 @@ fn watched(output: String, watch: zk::OneshotWatcher) -> Outcome {
     Outcome {
         output,
         watch: Some(watch),
-        quit: false,
+        ..Outcome::default()
     }
 }
 
-/// Sends `request` and renders the answer.
+/// Sends `request` and renders the answer. The shell's own commands (connect, close,
+/// history, redo, printwatches, quit) are the shell's to run; here they are refused.
 pub async fn execute(client: &zk::Client, request: Request) -> Result<Outcome, Failure> {
     match request {
+        Request::Close
+        | Request::Connect { .. }
+        | Request::History
+        | Request::PrintWatches { .. }
+        | Request::Quit
+        | Request::Redo { .. } => Err(Failure::Usage(
+            "this command belongs to the shell, not to a session".to_string(),
+        )),
         Request::AddAuth { scheme, auth } => add_auth(client, scheme, auth).await,
         Request::Create {
             path,
@@ -74,19 +84,16 @@ pub async fn execute(client: &zk::Client, request: Request) -> Result<Outcome, F
             ttl,
             acls,
         } => {
-            let mut options = mode.with_acls(zk::Acls::new(&acls));
-            if let Some(ttl) = ttl {
-                options = options.with_ttl(ttl);
-            }
-            create(client, &path, &data, &options).await
+            create(
+                client,
+                &path,
+                &data,
+                mode.with_acls(zk::Acls::new(&acls)),
+                ttl,
+            )
+            .await
         }
-        Request::Delete { path, version } => {
-            client
-                .delete(&path, version)
-                .await
-                .map_err(Failure::on(&path))?;
-            Ok(Outcome::default())
-        }
+        Request::Delete { path, version } => delete(client, &path, version).await,
         Request::DeleteAll { path } => delete_all(client, &path).await,
         Request::Get { path, stat, watch } => get(client, &path, stat, watch).await,
         Request::GetAcl { path, stat } => get_acl(client, &path, stat).await,
@@ -99,10 +106,6 @@ pub async fn execute(client: &zk::Client, request: Request) -> Result<Outcome, F
         Request::Ls {
             path, stat, watch, ..
         } => list(client, &path, stat, watch).await,
-        Request::Quit => Ok(Outcome {
-            quit: true,
-            ..Outcome::default()
-        }),
         Request::Set {
             path,
             data,
@@ -116,16 +119,21 @@ pub async fn execute(client: &zk::Client, request: Request) -> Result<Outcome, F
             path,
             acls,
             version,
+            recursive: true,
+            ..
+        } => set_acl_recursive(client, &path, &acls, version).await,
+        Request::SetAcl {
+            path,
+            acls,
+            version,
             stat,
+            ..
         } => {
             let new_stat = client.set_acl(&path, &acls, version).await;
             Ok(text(stat_if(stat, &new_stat.map_err(Failure::on(&path))?)))
         }
         Request::Stat { path, watch } => stat(client, &path, watch).await,
-        Request::Sync { path } => {
-            client.sync(&path).await.map_err(Failure::on(&path))?;
-            Ok(text("Sync is OK\n".to_string()))
-        }
+        Request::Sync { path } => sync(client, &path).await,
     }
 }
 
@@ -135,6 +143,19 @@ fn stat_if(wanted: bool, stat: &zk::Stat) -> String {
     } else {
         String::new()
     }
+}
+
+async fn delete(client: &zk::Client, path: &str, version: Option<i32>) -> Result<Outcome, Failure> {
+    client
+        .delete(path, version)
+        .await
+        .map_err(Failure::on(path))?;
+    Ok(Outcome::default())
+}
+
+async fn sync(client: &zk::Client, path: &str) -> Result<Outcome, Failure> {
+    client.sync(path).await.map_err(Failure::on(path))?;
+    Ok(text("Sync is OK\n".to_string()))
 }
 
 async fn add_auth(client: &zk::Client, scheme: String, auth: String) -> Result<Outcome, Failure> {
@@ -147,10 +168,14 @@ async fn create(
     client: &zk::Client,
     path: &str,
     data: &str,
-    options: &zk::CreateOptions<'_>,
+    mut options: zk::CreateOptions<'_>,
+    ttl: Option<std::time::Duration>,
 ) -> Result<Outcome, Failure> {
+    if let Some(ttl) = ttl {
+        options = options.with_ttl(ttl);
+    }
     let (_, sequence) = client
-        .create(path, data.as_bytes(), options)
+        .create(path, data.as_bytes(), &options)
         .await
         .map_err(Failure::on(path))?;
     let created = if sequence.into_i64() >= 0 {
@@ -158,7 +183,10 @@ async fn create(
     } else {
         path.to_string()
     };
-    Ok(text(format!("Created {created}\n")))
+    Ok(Outcome {
+        notice: format!("Created {created}\n"),
+        ..Outcome::default()
+    })
 }
 
 async fn get(client: &zk::Client, path: &str, stat: bool, watch: bool) -> Result<Outcome, Failure> {
@@ -220,6 +248,28 @@ async fn list(
 async fn list_recursive(client: &zk::Client, path: &str) -> Result<Outcome, Failure> {
     let nodes = subtree(client, path).await?;
     Ok(text(nodes.iter().map(|node| format!("{node}\n")).collect()))
+}
+
+/// Sets the ACL of every node of the subtree at `path`. As in zkCli, a node that refuses is
+/// reported and the walk goes on; the command fails only when the walk itself cannot start.
+async fn set_acl_recursive(
+    client: &zk::Client,
+    path: &str,
+    acls: &[zk::Acl],
+    version: Option<i32>,
+) -> Result<Outcome, Failure> {
+    let nodes = subtree(client, path).await?;
+    let mut notice = String::new();
+    for node in &nodes {
+        if let Err(error) = client.set_acl(node, acls, version).await {
+            notice.push_str(&error_message(&error, node));
+            notice.push('\n');
+        }
+    }
+    Ok(Outcome {
+        notice,
+        ..Outcome::default()
+    })
 }
 
 /// Deletes the subtree at `path`, children before their parent.

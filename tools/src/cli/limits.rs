@@ -16,3 +16,13 @@ pub const LINES_QUEUED_MAX: usize = 64;
 pub const WATCHES_PENDING_MAX: usize = 4096;
 /// Nodes visited by `ls -R` and `deleteall`; past it they stop with an error, not a huge walk.
 pub const SUBTREE_NODES_MAX: usize = 1_000_000;
+/// Lines the shell keeps for `history` and `redo`; older numbers are out of range.
+pub const SHELL_HISTORY_MAX: usize = 1000;
+/// Lines `history` lists: zkCli shows the latest ten and the `history` itself.
+pub const HISTORY_LISTED: usize = 11;
+/// Lines kept in the line editor's history and in `~/.corral_cli_history`.
+pub const EDITOR_HISTORY_MAX: usize = 1000;
+/// How long tab completion waits for the server's list of children before offering none.
+pub const COMPLETION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Completions offered at once; a node with more children is not worth listing on a terminal.
+pub const COMPLETIONS_MAX: usize = 1000;

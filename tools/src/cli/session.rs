@@ -1,21 +1,20 @@
-//! The session: connecting, one command or a stream of them, and reporting fired watches.
+//! The session and the plumbing around it: connecting and closing, watches waiting to fire,
+//! output, and commands read from a stdin that is not a terminal.
 
 use std::future::Future;
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 use zookeeper_client as zk;
 
-use super::args::split_words;
-use super::command::parse_request;
-use super::exec::{execute, Failure};
-use super::format::format_event;
+use super::exec::Failure;
 use super::limits::{
     CLOSE_TIMEOUT, CONNECT_TIMEOUT, LINES_QUEUED_MAX, LINE_BYTES_MAX, SESSION_TIMEOUT,
     WATCHES_PENDING_MAX,
 };
+use super::shell::{Shell, Step};
 
 type PendingWatch = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 
@@ -26,7 +25,7 @@ pub struct Watches {
 }
 
 impl Watches {
-    fn add(&mut self, watcher: zk::OneshotWatcher) -> Result<(), Failure> {
+    pub fn add(&mut self, watcher: zk::OneshotWatcher) -> Result<(), Failure> {
         if self.pending.len() >= WATCHES_PENDING_MAX {
             return Err(Failure::Usage(format!(
                 "{WATCHES_PENDING_MAX} watches are pending already; this one is not kept"
@@ -47,25 +46,17 @@ impl Watches {
     }
 
     /// Resolves with the next watch to fire; pending forever while none is set.
-    async fn next(&mut self) -> zk::WatchedEvent {
+    pub async fn next(&mut self) -> zk::WatchedEvent {
         std::future::poll_fn(|cx| self.poll_fired(cx)).await
     }
 
     /// The event of a watch that has fired already, without waiting.
-    async fn fired(&mut self) -> Option<zk::WatchedEvent> {
+    pub async fn fired(&mut self) -> Option<zk::WatchedEvent> {
         std::future::poll_fn(|cx| match self.poll_fired(cx) {
             Poll::Ready(event) => Poll::Ready(Some(event)),
             Poll::Pending => Poll::Ready(None),
         })
         .await
-    }
-
-    /// Prints every event that has arrived; the client hands an event over as it reads it,
-    /// before the reply that follows it, so a change this session made is reported at once.
-    async fn print_fired(&mut self) {
-        while let Some(event) = self.fired().await {
-            print_out(&format_event(&event));
-        }
     }
 }
 
@@ -74,6 +65,13 @@ pub fn print_out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
+}
+
+/// Writes text that is not an error to stderr, as zkCli does with `Created /path`.
+pub fn print_notice(text: &str) {
+    if !text.is_empty() {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
 }
 
 /// Writes a line to stderr, ignoring a closed stderr as [`print_out`] does.
@@ -107,76 +105,28 @@ pub async fn close(client: zk::Client) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed).await;
 }
 
-/// Runs one command given as words and prints its output; `Ok(true)` asks to quit.
-pub async fn run_words(
-    client: &zk::Client,
-    words: &[String],
-    watches: &mut Watches,
-) -> Result<bool, Failure> {
-    let request = parse_request(words).map_err(Failure::Usage)?;
-    let outcome = execute(client, request).await?;
-    print_out(&outcome.output);
-    if let Some(watcher) = outcome.watch {
-        watches.add(watcher)?;
-    }
-    Ok(outcome.quit)
-}
-
-/// Reads commands from stdin until `quit` or end of input, printing watch events as they
-/// fire. Returns the exit status of the last command that failed, 0 when none did.
-pub async fn run_stream(client: &zk::Client, server: &str) -> u8 {
-    let prompt = std::io::stdin()
-        .is_terminal()
-        .then(|| format!("[corral: {server}] "));
+/// Reads commands from stdin until `quit` or the end of input, printing watch events as
+/// they fire, with no prompt: the way scripts feed zkCli.
+pub async fn run_stream(shell: &mut Shell) {
     let mut lines = spawn_line_reader();
-    let mut watches = Watches::default();
-    let mut state = client.state_watcher();
-    // Only changes from here on are news; the session is connected now.
-    state.state();
-    let mut status = 0;
     loop {
-        if let Some(prompt) = &prompt {
-            print_out(prompt);
-        }
         let line = tokio::select! {
             biased;
-            event = watches.next() => {
-                print_out(&format_event(&event));
-                continue;
-            }
-            // Disconnection, reconnection and expiry, as zkCli reports them.
-            new_state = state.changed() => {
-                print_out(&format_event(&zk::WatchedEvent::new_session(new_state)));
+            news = shell.news() => {
+                print_out(&news);
                 continue;
             }
             line = lines.recv() => line,
         };
-        let Some(line) = line else {
-            break;
+        let step = match line {
+            None => break,
+            Some(Ok(line)) => shell.run_line(&line).await,
+            Some(Err(why)) => shell.refuse(why),
         };
-        match run_line(client, line, &mut watches).await {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(failure) => {
-                print_err(failure.message());
-                status = failure.exit_status();
-            }
+        if step == Step::Quit {
+            break;
         }
-        watches.print_fired().await;
     }
-    status
-}
-
-async fn run_line(
-    client: &zk::Client,
-    line: Result<String, String>,
-    watches: &mut Watches,
-) -> Result<bool, Failure> {
-    let words = split_words(&line.map_err(Failure::Usage)?).map_err(Failure::Usage)?;
-    if words.is_empty() {
-        return Ok(false);
-    }
-    run_words(client, &words, watches).await
 }
 
 /// A thread reading stdin line by line into a bounded channel; it ends with the input.

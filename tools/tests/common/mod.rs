@@ -492,3 +492,217 @@ pub async fn create_root(client: &zk::Client) -> String {
         .unwrap_or_else(|err| panic!("create {root}: {err}"));
     root
 }
+
+// --- Fault-test helpers (durability_kill9_loop.rs, durability_corruption.rs) ---
+
+/// Every node of a tree read through [`read_tree`]: path → (data, stat).
+pub type Tree = BTreeMap<String, (Vec<u8>, raw::Stat)>;
+
+/// Requests a tree reader keeps in flight: enough to hide the round trips, few enough that
+/// the replies of one batch never fill a socket buffer the test is not draining.
+const TREE_READ_PIPELINE: usize = 128;
+
+impl Server {
+    /// Starts a stopped Corral server that may refuse to start. `Ok` when it serves (as after
+    /// [`Server::start_again`]); otherwise the exit status and what it logged on this attempt.
+    pub fn try_start_again(&mut self) -> Result<(), (std::process::ExitStatus, String)> {
+        assert!(self.child.is_none(), "try_start_again on a running server");
+        assert_eq!(
+            self.kind,
+            Kind::Corral,
+            "only a Corral server can be restarted this way"
+        );
+        let log_offset = std::fs::metadata(self.log_path()).map_or(0, |meta| meta.len());
+        let config = self.write_config(None);
+        let mut child = Command::new(corral_binary())
+            .arg("--config")
+            .arg(&config)
+            .args(["--port", "0", "--data-dir"])
+            .arg(&self.data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(self.open_log())
+            .spawn()
+            .expect("spawn corral");
+        let stdout = child.stdout.take().expect("piped stdout");
+        match wait_for_listening_line(stdout, self.open_log()) {
+            Ok(port) => {
+                self.child = Some(child);
+                self.address = format!("127.0.0.1:{port}");
+                Ok(())
+            }
+            Err(why) => {
+                // Without a listening line the server either exited or hangs; a hang is a
+                // failure of its own, so it is killed and reported as such.
+                let deadline = Instant::now() + STOP_TIMEOUT;
+                let status = loop {
+                    match child.try_wait().expect("wait for corral") {
+                        Some(status) => break status,
+                        None if Instant::now() >= deadline => {
+                            child.kill().ok();
+                            child.wait().ok();
+                            panic!("corral neither served nor exited: {why}\n{}", self.log());
+                        }
+                        None => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                };
+                let log = std::fs::read(self.log_path()).unwrap_or_default();
+                let start = usize::try_from(log_offset).unwrap_or(0).min(log.len());
+                Err((status, String::from_utf8_lossy(&log[start..]).into_owned()))
+            }
+        }
+    }
+}
+
+/// The seed of a seeded fault test: `$var` when set (to replay a failure), else from the clock.
+/// Printed, so that every failure can be reproduced.
+pub fn fault_seed(var: &str) -> u64 {
+    let seed = match std::env::var(var) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={text} is not a u64")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64),
+    };
+    println!("seed {seed} (set {var}={seed} to replay)");
+    seed
+}
+
+/// A small seeded generator (SplitMix64): fault tests need reproducible choices, not
+/// cryptographic ones, and the same seed must give the same choices on every machine.
+#[derive(Clone, Debug)]
+pub struct TestRng(u64);
+
+impl TestRng {
+    pub fn new(seed: u64) -> TestRng {
+        TestRng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `range` (which must not be empty).
+    pub fn range(&mut self, range: std::ops::Range<u64>) -> u64 {
+        assert!(range.start < range.end, "empty range {range:?}");
+        range.start + self.next_u64() % (range.end - range.start)
+    }
+
+    /// Uniform index below `len` (which must not be 0).
+    pub fn index(&mut self, len: usize) -> usize {
+        self.range(0..len as u64) as usize
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.range(0..100) < percent
+    }
+}
+
+/// Reads every node of the server's tree (data and full stat) over a fresh session, which it
+/// closes again. Requests are pipelined level by level, so a tree of thousands of nodes reads
+/// in a few round trips.
+pub async fn read_tree(address: &str) -> Tree {
+    let mut session = raw::RawSession::connect(address, 10_000).await;
+    let mut tree = Tree::new();
+    let mut level = vec!["/".to_string()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for chunk in level.chunks(TREE_READ_PIPELINE) {
+            let mut pending = Vec::new();
+            for path in chunk {
+                let body = raw::path_watch_body(path, false);
+                let data_xid = session.send(raw::op::GET_DATA, &body).await;
+                let children_xid = session.send(raw::op::GET_CHILDREN, &body).await;
+                pending.push((path, data_xid, children_xid));
+            }
+            for (path, data_xid, children_xid) in pending {
+                let reply = session.read_reply(data_xid).await;
+                assert_eq!(reply.err, raw::err::OK, "getData {path}");
+                let mut reader = reply.reader();
+                let data = reader.buf().unwrap_or_default();
+                let stat = reader.stat();
+                let reply = session.read_reply(children_xid).await;
+                assert_eq!(reply.err, raw::err::OK, "getChildren {path}");
+                let parent = if path == "/" { "" } else { path.as_str() };
+                for child in reply.reader().strings() {
+                    next.push(format!("{parent}/{child}"));
+                }
+                tree.insert(path.clone(), (data, stat));
+            }
+        }
+        level = next;
+    }
+    session.close().await;
+    tree
+}
+
+// Helpers for tests that need both kinds of server at once (tools/tests/import_zk.rs), whatever
+// CORRAL_TEST_ZK says.
+
+/// Why a real Apache ZooKeeper cannot be started here, or `None` when it can.
+pub fn zookeeper_unavailable() -> Option<String> {
+    if !Path::new("/usr/share/java/zookeeper.jar").exists() {
+        return Some("/usr/share/java/zookeeper.jar is missing (apt-get install zookeeper)".into());
+    }
+    match Command::new("java").arg("-version").output() {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => Some(format!("java -version failed: {}", output.status)),
+        Err(error) => Some(format!("java cannot be run: {error}")),
+    }
+}
+
+impl Server {
+    /// A spawned Apache ZooKeeper with the default config plus `config_lines`.
+    pub fn start_zookeeper_with(config_lines: &[&str]) -> Server {
+        Server::start_kind_on(Kind::SpawnedZooKeeper, None, config_lines)
+    }
+
+    /// The `corral` binary on an existing data directory (for example one an import wrote).
+    pub fn start_corral_on(data_dir: &Path, config_lines: &[&str]) -> Server {
+        Server::start_kind_on(Kind::Corral, Some(data_dir), config_lines)
+    }
+
+    /// Kills the server with SIGKILL and waits for it, without starting it again.
+    pub fn kill9(&mut self) {
+        self.stop(libc::SIGKILL);
+    }
+
+    fn start_kind_on(kind: Kind, data_dir: Option<&Path>, config_lines: &[&str]) -> Server {
+        let mut config: BTreeMap<String, String> = DEFAULT_CONFIG
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for line in config_lines {
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("config line without '=': {line}"));
+            config.insert(key.trim().to_string(), value.trim().to_string());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir()
+            .expect("create temp dir");
+        let data_dir = match data_dir {
+            Some(path) => path.to_path_buf(),
+            None => dir.path().join("data"),
+        };
+        std::fs::create_dir_all(&data_dir).expect("create data dir");
+        let mut server = Server {
+            kind,
+            address: String::new(),
+            dir: Some(dir),
+            data_dir,
+            config,
+            child: None,
+        };
+        server.launch();
+        server
+    }
+}

@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 use corral_wal::{HardState, LogEntry, LogEntryRef, Wal, WalOptions};
 use tempfile::TempDir;
 
-/// Segment size used by the tests: small, so a few appends roll over.
-pub const TEST_SEGMENT_BYTES: u64 = 16 * 1024;
+/// Segment size used by the tests: the header sector, four one-sector frames and the seal
+/// sector, so a few appends roll over.
+pub const TEST_SEGMENT_BYTES: u64 = 24 * 1024;
 /// Frame header and record header sizes, from the documented on-disk format.
-pub const FRAME_HEADER_BYTES: u64 = 40;
+pub const FRAME_HEADER_BYTES: u64 = 48;
 pub const RECORD_HEADER_BYTES: u64 = 32;
+/// The segment header at the start of every segment file, and where its fields lie.
+pub const SEGMENT_HEADER_BYTES: u64 = 48;
+pub const SEGMENT_HEADER_STALE_END: usize = 24;
 pub const HARD_STATE_RECORD_BYTES: u64 = RECORD_HEADER_BYTES + 24;
 pub const SECTOR: u64 = 4096;
 
@@ -34,6 +38,7 @@ pub fn test_dirs(segment_bytes: u64) -> Vec<(TempDir, WalOptions)> {
             WalOptions {
                 segment_bytes,
                 direct_io: true,
+                faults: None,
             },
         ),
         (
@@ -41,6 +46,7 @@ pub fn test_dirs(segment_bytes: u64) -> Vec<(TempDir, WalOptions)> {
             WalOptions {
                 segment_bytes,
                 direct_io: false,
+                faults: None,
             },
         ),
     ]
@@ -118,4 +124,18 @@ pub fn overwrite(path: &Path, offset: u64, bytes: &[u8]) {
 
 pub fn read_file(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("read")
+}
+
+/// The `stale_end` field of a segment's header (see the documented format): bytes below it may
+/// hold stale frames of a recycled segment's earlier use.
+pub fn stale_end(segment: &Path) -> u64 {
+    let bytes = read_file(segment);
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[SEGMENT_HEADER_STALE_END..SEGMENT_HEADER_STALE_END + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// The indexes of entries, for assertion messages short enough to read.
+pub fn indexes(entries: &[LogEntry]) -> Vec<u64> {
+    entries.iter().map(|e| e.index).collect()
 }

@@ -1,0 +1,354 @@
+//! Snapshots and compaction through the server: snapshots appear every `snapCount` txns, old
+//! ones are purged to `autopurge.snapRetainCount`, the log before the oldest kept one is
+//! released, and a restart (graceful or kill -9) rebuilds the same tree, zxids and sessions
+//! from the newest valid snapshot plus the log. A corrupt newest snapshot falls back to an
+//! older one when the log covers it, and the server refuses to start when it does not. A full
+//! log disk fails writes with SystemError while reads go on, and writes resume once space
+//! returns.
+//!
+//! Corral only: the file layout is Corral's (ZooKeeper's own snapshots are tested elsewhere).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::raw::{self, RawSession, Writer};
+use common::{read_tree, Server};
+
+/// ZooKeeper's error code for a write the server could not log.
+const SYSTEM_ERROR: i32 = -1;
+/// Small log segments (KiB), so that a few hundred writes span many of them.
+const SEGMENT_KIB: &str = "32";
+const OPEN_ACL: &[(i32, &str, &str)] = &[(31, "world", "anyone")];
+/// How long the background snapshot thread may take to catch up in a debug build.
+const SETTLE: Duration = Duration::from_secs(15);
+
+/// The tests need the `corral` binary's own files: skipped against ZooKeeper.
+fn corral_only(test: &str) -> bool {
+    if std::env::var("CORRAL_TEST_ZK").is_ok() {
+        println!("{test}: skipped, CORRAL_TEST_ZK is set and this test reads Corral's files");
+        return false;
+    }
+    true
+}
+
+fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.starts_with(prefix) && name.ends_with(suffix)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn snapshots(server: &Server) -> Vec<PathBuf> {
+    files(&server.data_dir().join("snapshots"), "snapshot-", ".snap")
+}
+
+fn segments(server: &Server) -> Vec<PathBuf> {
+    files(&server.data_dir().join("wal"), "wal-", ".log")
+}
+
+/// Waits until `done` holds, failing with `what` and the server log after `SETTLE`.
+fn wait_until(server: &Server, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + SETTLE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn create(session: &mut RawSession, path: &str, data: &[u8], flags: i32) -> i32 {
+    let body = raw::create_body(path, data, OPEN_ACL, flags);
+    session.request_err(raw::op::CREATE, &body).await
+}
+
+async fn set_data(session: &mut RawSession, path: &str, data: &[u8]) -> i32 {
+    let body = Writer::new().str(path).buf(data).int(-1).into_vec();
+    session.request_err(raw::op::SET_DATA, &body).await
+}
+
+/// `count` sequential writes under `root`: creates of `root/n<i>`, then sets of their data,
+/// one request at a time so that each is its own log frame.
+async fn write_many(session: &mut RawSession, root: &str, count: usize) {
+    for i in 0..count {
+        let path = format!("{root}/n{}", i % 40);
+        let code = if i < 40 {
+            create(session, &path, format!("v{i}").as_bytes(), 0).await
+        } else {
+            set_data(session, &path, format!("v{i}").as_bytes()).await
+        };
+        assert_eq!(code, raw::err::OK, "write {i} to {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_purged_the_log_released_and_restarts_keep_everything() {
+    if !corral_only("snapshots_are_purged_the_log_released_and_restarts_keep_everything") {
+        return;
+    }
+    let mut server = Server::start_with(&["snapCount=40", &format!("preAllocSize={SEGMENT_KIB}")]);
+    let address = server.address();
+    let mut owner = RawSession::connect(&address, 30_000).await;
+    assert_eq!(create(&mut owner, "/snap", b"root", 0).await, raw::err::OK);
+    let ephemeral = raw::create_body("/snap/owned", b"e", OPEN_ACL, 1);
+    assert_eq!(
+        owner.request_err(raw::op::CREATE, &ephemeral).await,
+        raw::err::OK
+    );
+    write_many(&mut owner, "/snap", 400).await;
+
+    // 400+ txns at snapCount=40: about ten snapshots, purged to the default three.
+    wait_until(&server, "three snapshots after purging", || {
+        snapshots(&server).len() == 3
+    });
+    let first_segment = server
+        .data_dir()
+        .join("wal")
+        .join(format!("wal-{:020}.log", 1));
+    wait_until(&server, "the first log segment to be released", || {
+        !first_segment.exists()
+    });
+    let kept = segments(&server);
+    assert!(
+        kept.len() < 20,
+        "{} segments kept after compaction: {kept:?}",
+        kept.len()
+    );
+
+    let before = read_tree(&address).await;
+    assert_eq!(before["/snap/owned"].1.ephemeral_owner, owner.session_id);
+    assert_eq!(before["/snap/n39"].0, b"v399");
+    let (session_id, password) = (owner.session_id, owner.password.clone());
+    owner.abandon();
+
+    server.restart();
+    let after_restart = read_tree(&server.address()).await;
+    assert_eq!(after_restart, before, "tree after a graceful restart");
+    server.kill9_and_restart();
+    let after_kill = read_tree(&server.address()).await;
+    assert_eq!(after_kill, before, "tree after kill -9");
+
+    // The owner's session survived both restarts: it resumes and still owns its node.
+    let mut resumed = RawSession::resume(&server.address(), session_id, &password, 30_000)
+        .await
+        .expect("the owner's session survives restarts");
+    let reply = resumed
+        .request(raw::op::EXISTS, &raw::path_watch_body("/snap/owned", false))
+        .await;
+    assert_eq!(reply.err, raw::err::OK);
+    assert_eq!(reply.reader().stat().ephemeral_owner, session_id);
+    resumed.close().await;
+}
+
+/// Overwrites 16 bytes in the middle of `path` with a fixed pattern (idempotent, unlike a
+/// flip: a file corrupted twice stays corrupt).
+fn corrupt_middle(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read snapshot");
+    let middle = bytes.len() / 2;
+    let end = (middle + 16).min(bytes.len());
+    bytes[middle..end].fill(0xee);
+    std::fs::write(path, bytes).expect("write snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_snapshot_falls_back_to_an_older_one_or_refuses_to_start() {
+    if !corral_only("a_corrupt_snapshot_falls_back_to_an_older_one_or_refuses_to_start") {
+        return;
+    }
+    let mut server = Server::start_with(&["snapCount=30", &format!("preAllocSize={SEGMENT_KIB}")]);
+    let mut session = RawSession::connect(&server.address(), 30_000).await;
+    assert_eq!(create(&mut session, "/fall", b"", 0).await, raw::err::OK);
+    write_many(&mut session, "/fall", 300).await;
+    session.close().await;
+    wait_until(&server, "three snapshots", || snapshots(&server).len() == 3);
+    let first_segment = server
+        .data_dir()
+        .join("wal")
+        .join(format!("wal-{:020}.log", 1));
+    wait_until(&server, "the first log segment to be released", || {
+        !first_segment.exists()
+    });
+    let before = read_tree(&server.address()).await;
+    server.stop_gracefully();
+
+    // The newest snapshot is corrupt; the log still covers the one before it.
+    let kept = snapshots(&server);
+    let newest = kept.last().expect("a snapshot").clone();
+    corrupt_middle(&newest);
+    if let Err((status, log)) = server.try_start_again() {
+        panic!("no fallback to an older snapshot ({status}):\n{log}");
+    }
+    let log = server.log();
+    assert!(
+        log.contains(&format!("snapshot {} is unusable", newest.display())),
+        "the log names the corrupt file:\n{log}"
+    );
+    assert!(log.contains("offset"), "the log names the offset:\n{log}");
+    let mut after = read_tree(&server.address()).await;
+    // Reading the tree opened and closed a session; compare the nodes only.
+    after.retain(|path, _| before.contains_key(path));
+    assert_eq!(after, before, "tree after falling back");
+    server.stop_gracefully();
+
+    // Every snapshot corrupt, and the log released long ago: no fallback can be complete.
+    for path in snapshots(&server) {
+        corrupt_middle(&path);
+    }
+    let newest = snapshots(&server).last().expect("a snapshot").clone();
+    match server.try_start_again() {
+        Ok(()) => panic!("started without a usable snapshot:\n{}", server.log()),
+        Err((status, log)) => {
+            assert!(!status.success(), "{status}");
+            assert!(
+                log.contains(&format!("cannot recover: snapshot {}", newest.display())),
+                "the refusal names the corrupt file:\n{log}"
+            );
+        }
+    }
+}
+
+/// A small tmpfs for the log, unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(kib: u64) -> Result<SmallDisk, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("corral-full-")
+            .tempdir()
+            .map_err(|error| error.to_string())?;
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|error| format!("mount cannot run: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "mount -t tmpfs refused: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk with a ballast file, returning its path.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.path().join("ballast");
+        let mut file = std::fs::File::create(&path).expect("create ballast");
+        let chunk = vec![0xbb_u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_log_disk_fails_writes_but_not_reads_and_writes_resume() {
+    if !corral_only("a_full_log_disk_fails_writes_but_not_reads_and_writes_resume") {
+        return;
+    }
+    let disk = match SmallDisk::mount(1024) {
+        Ok(disk) => disk,
+        Err(why) => {
+            println!(
+                "a_full_log_disk_fails_writes_but_not_reads_and_writes_resume: skipped, {why}"
+            );
+            return;
+        }
+    };
+    let log_dir = format!("dataLogDir={}", disk.path().display());
+    let mut server = Server::start_with(&[&log_dir, "preAllocSize=16"]);
+    let mut session = RawSession::connect(&server.address(), 30_000).await;
+    assert_eq!(create(&mut session, "/full", b"0", 0).await, raw::err::OK);
+    let ballast = disk.fill();
+
+    // Writes go on into the segment and the spare prepared before the disk filled; then one
+    // needs a new segment and fails.
+    let mut acknowledged = 0;
+    let mut failed = false;
+    for i in 1..=200 {
+        match set_data(&mut session, "/full", format!("{i}").as_bytes()).await {
+            0 => acknowledged = i,
+            SYSTEM_ERROR => {
+                failed = true;
+                break;
+            }
+            other => panic!("write {i}: unexpected error {other}"),
+        }
+    }
+    assert!(failed, "200 writes fit a full disk?\n{}", server.log());
+    assert!(
+        server.log().contains("write-ahead log append failed"),
+        "the failure is logged:\n{}",
+        server.log()
+    );
+    // Further writes fail too, while reads and pings go on in the same session.
+    let create_code = create(&mut session, "/full/child", b"", 0).await;
+    assert_eq!(create_code, SYSTEM_ERROR);
+    let reply = session
+        .request(raw::op::GET_DATA, &raw::path_watch_body("/full", false))
+        .await;
+    assert_eq!(reply.err, raw::err::OK);
+    assert_eq!(
+        reply.reader().buf(),
+        Some(format!("{acknowledged}").into_bytes())
+    );
+    session.ping().await;
+    let exists = session
+        .request(raw::op::EXISTS, &raw::path_watch_body("/full/child", false))
+        .await;
+    assert_eq!(
+        exists.err,
+        raw::err::NO_NODE,
+        "the failed create was not applied"
+    );
+
+    // Space returns: the next write succeeds.
+    std::fs::remove_file(&ballast).expect("remove ballast");
+    assert_eq!(
+        set_data(&mut session, "/full", b"after").await,
+        raw::err::OK
+    );
+    assert_eq!(
+        create(&mut session, "/full/child", b"c", 0).await,
+        raw::err::OK
+    );
+    session.close().await;
+
+    let before = read_tree(&server.address()).await;
+    assert_eq!(before["/full"].0, b"after");
+    assert_eq!(before["/full"].1.version, acknowledged + 1);
+    server.restart();
+    let mut after = read_tree(&server.address()).await;
+    after.retain(|path, _| before.contains_key(path));
+    assert_eq!(after, before, "every acknowledged write survives a restart");
+    drop(server);
+}
