@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# The callers set repo and target_dir, and read server_pid, start_ns and stop_seconds:
+# shellcheck disable=SC2034,SC2154
 # Shared by restart-1m.sh and snapshot-impact.sh (sourced, not run): starting, probing and
 # stopping Corral and Apache ZooKeeper 3.8 on a free port with a fresh data directory.
 #

@@ -902,7 +902,10 @@ mod tests {
 
     #[test]
     fn snap_size_limit_is_in_kib_and_disabled_by_zero_or_less() {
-        assert_eq!(cfg("snapSizeLimitInKb=8\n").snap_size_limit_bytes, Some(8192));
+        assert_eq!(
+            cfg("snapSizeLimitInKb=8\n").snap_size_limit_bytes,
+            Some(8192)
+        );
         assert_eq!(cfg("snapSizeLimitInKb=0\n").snap_size_limit_bytes, None);
         assert_eq!(cfg("snapSizeLimitInKb=-5\n").snap_size_limit_bytes, None);
         let config = cfg("snapSizeLimitInKb=x\n");
@@ -926,8 +929,10 @@ mod tests {
         let config = cfg("autopurge.purgeInterval=24\n");
         assert_eq!(
             config.warnings,
-            ["autopurge.purgeInterval is ignored: Corral purges old snapshots after every \
-              snapshot it writes"]
+            [
+                "autopurge.purgeInterval is ignored: Corral purges old snapshots after every \
+              snapshot it writes"
+            ]
         );
     }
 }

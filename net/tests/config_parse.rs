@@ -254,14 +254,14 @@ fn ensemble_and_unknown_keys_become_warnings() {
         "initLimit=5\nsyncLimit=2\nserver.1=a:2888:3888\nautopurge.purgeInterval=1\n\
         snapCount=100\nfrobnicate=yes\n",
     );
+    assert_eq!(config.snap_count, 100);
     assert_eq!(
         config.warnings,
         [
             "initLimit is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
             "syncLimit is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
             "server.1 is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
-            "autopurge.purgeInterval is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
-            "snapCount is an Apache ZooKeeper setting a standalone Corral does not use; ignored",
+            "autopurge.purgeInterval is ignored: Corral purges old snapshots after every snapshot it writes",
             "frobnicate is not a known setting; ignored",
         ]
     );

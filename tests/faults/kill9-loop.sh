@@ -25,7 +25,7 @@ cargo test --release -p corral-tools --test durability_kill9_loop -- --nocapture
 
 echo
 echo "=== kill -9 loop, $trials trials ==="
-grep -E '^seed [0-9]+' "$log" | head -n 1 || true
+grep -oE 'seed [0-9]+ \(set CORRAL_KILL9_SEED=[0-9]+ to replay\)' "$log" | head -n 1 || true
 if grep -E '^kill9 loop summary:' "$log"; then
     :
 else

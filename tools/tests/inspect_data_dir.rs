@@ -260,7 +260,25 @@ async fn inspect_tree_zxid_wal_and_verify_match_what_clients_saw() {
     assert!(report.contains("the server would start"), "{report}");
     assert!(!report.contains("CORRUPT"), "{report}");
 
+    torn_tail_is_not_corruption(&data_dir);
     flip_byte_before_tail_and_verify(&data_dir);
+}
+
+/// Junk after the last frame of the last segment is what a crash mid-write leaves: `verify`
+/// names it a torn tail and still passes, and the tree is unchanged.
+fn torn_tail_is_not_corruption(data_dir: &Path) {
+    let segments = corral_wal::scan::scan_dir(&data_dir.join("wal")).expect("scan");
+    let last = segments.last().expect("a segment");
+    let mut bytes = std::fs::read(&last.path).expect("read segment");
+    let junk_at = bytes.len() - 16;
+    bytes[junk_at..].fill(0xab);
+    std::fs::write(&last.path, &bytes).expect("write segment");
+    let dir = data_dir.to_str().expect("utf-8 temp path");
+    let report = inspect_expecting(&["verify", dir], 0);
+    let torn = format!("torn tail {} at offset ", last.path.display());
+    assert!(report.contains(&torn), "{report}");
+    assert!(report.contains("the server would start"), "{report}");
+    assert!(!report.contains("CORRUPT"), "{report}");
 }
 
 /// `wal --txns` lists every create under the zxid that made the node.
@@ -414,4 +432,6 @@ fn usage_errors_exit_2_and_help_exits_0() {
     inspect_expecting(&["tree"], 2);
     inspect_expecting(&["tree", "/nonexistent-corral-dir"], 2);
     inspect_expecting(&["wal", "/", "--bogus"], 2);
+    inspect_expecting(&["snapshots", "/nonexistent-corral-dir"], 2);
+    inspect_expecting(&["snapshot", "/nonexistent-corral-file"], 2);
 }

@@ -114,6 +114,9 @@ pub struct Pipeline {
     serving: bool,
     /// Expired sessions whose CloseSession failed to reach the disk: proposed again next tick.
     retry_expiry: Vec<SessionId>,
+    /// The last append failed: raft holds only a new leader's entry, retried with the next
+    /// writes.
+    disk_failed: bool,
     snapshots: SnapshotTrigger,
 }
 
@@ -165,6 +168,7 @@ impl Pipeline {
             next_session_id: ((1i64) << 56) | ((start_ms << 24) as u64 >> 8) as i64,
             serving: false,
             retry_expiry: Vec::new(),
+            disk_failed: false,
             snapshots: SnapshotTrigger {
                 snapshotter,
                 applied: base.map_or((0, 0), |base| (base.index, base.term)),
@@ -230,10 +234,15 @@ impl Pipeline {
                 self.housekeeping(&mut txns, &mut routes);
             }
             self.close_moved().await;
-            if !txns.is_empty() {
+            let proposed = !txns.is_empty();
+            if proposed {
                 self.propose(txns, routes).await?;
             }
-            self.drive_readies().await?;
+            // After a failed append the disk is tried again with the next writes, not on every
+            // tick: a full disk costs one attempt per batch, not ten failing syncs a second.
+            if proposed || !self.disk_failed {
+                self.drive_readies().await?;
+            }
         }
     }
 
@@ -413,7 +422,10 @@ impl Pipeline {
             let hard_state: Option<HardState> = pending.hard_state;
             if !records.is_empty() || hard_state.is_some() {
                 match self.wal.append(records, hard_state).await {
-                    Ok(bytes) => self.snapshots.wal_bytes = bytes,
+                    Ok(bytes) => {
+                        self.snapshots.wal_bytes = bytes;
+                        self.disk_failed = false;
+                    }
                     Err(AppendError::Failed(reason)) if self.serving => {
                         drop(pending);
                         self.append_failed(&reason, &mut output)?;
@@ -437,6 +449,7 @@ impl Pipeline {
     /// The ready holding these proposals never reached the disk: answer their writes with
     /// SystemError, roll raft back to what is durable, and lead again so later writes go on.
     fn append_failed(&mut self, reason: &str, output: &mut Output) -> Result<(), ServerError> {
+        self.disk_failed = true;
         let dropped = self
             .consensus
             .reset_to_persisted()

@@ -129,6 +129,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn layout_takes_the_wal_from_the_log_dir_and_accepts_its_wal_subdir() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let logs = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(logs.path().join("wal")).expect("mkdir");
+        let layout = DataLayout::new(data.path(), Some(logs.path())).expect("layout");
+        assert_eq!(layout.wal_dir, logs.path().join("wal"));
+        assert_eq!(layout.snapshot_dir, data.path().join("snapshots"));
+        let given_wal = DataLayout::new(data.path(), Some(&logs.path().join("wal")));
+        assert_eq!(given_wal.expect("layout").wal_dir, logs.path().join("wal"));
+        assert!(DataLayout::new(data.path(), Some(&data.path().join("absent"))).is_err());
+        assert_eq!(snapshot_dir(data.path()), data.path().to_path_buf());
+    }
+
+    #[test]
     fn snapshot_names_parse_and_list_newest_first() {
         assert_eq!(
             parse_snapshot_name("snapshot-00000000000000000012-00000000000000000003.snap"),

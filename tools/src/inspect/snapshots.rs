@@ -133,7 +133,11 @@ pub fn check_name(file: &SnapshotFile, loaded: &Loaded) -> Result<(), Problem> {
 /// `snapshots DIR`: every snapshot file, newest first, with whether it is valid.
 pub fn snapshots_command(args: &[String], out: &mut dyn Write) -> Result<Status, Failure> {
     let parsed = parse(args, &[], &[]).map_err(Failure::Usage)?;
-    let dir = snapshot_dir(Path::new(one_positional(&parsed, "DIR")?));
+    let given = Path::new(one_positional(&parsed, "DIR")?);
+    if !given.is_dir() {
+        return Err(Failure::Io(format!("{}: not a directory", given.display())));
+    }
+    let dir = snapshot_dir(given);
     let listing = list_snapshots(&dir).map_err(Failure::Io)?;
     let mut status = Status::Ok;
     for file in &listing.snapshots {
