@@ -3,6 +3,9 @@
 //! results for every txn applied afterwards (which exercises the rebuilt indexes).
 //! Seeded: a failure names its seed; rerun one with `SNAPSHOT_SEED=<seed>`.
 
+mod common;
+
+use common::Rng;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -17,27 +20,6 @@ use corral_wal::WalError;
 const SEEDS: u64 = 40;
 const STEPS: usize = 400;
 const SESSIONS: [i64; 4] = [0x100, 0x200, 0x300, 0x0100_0000_0000_0042];
-
-struct Rng(u64);
-
-impl Rng {
-    /// SplitMix64.
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 const NAMES: [&str; 7] = ["a", "b", "s-", "é", "a-b", "z", "long-name-0123456789"];
 

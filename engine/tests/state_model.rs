@@ -3,6 +3,9 @@
 //! agree on every result and on every node's data, stat and children after each txn.
 //! Seeded: a failure names its seed and step; rerun with `STATE_MODEL_SEED=<seed>`.
 
+mod common;
+
+use common::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -14,27 +17,6 @@ use corral_engine::types::{
 const SEEDS: u64 = 150;
 const STEPS: usize = 300;
 const PASSWORD: [u8; 16] = [1; 16];
-
-struct Rng(u64);
-
-impl Rng {
-    /// SplitMix64.
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 #[derive(Clone, Debug)]
 struct ModelNode {

@@ -119,32 +119,7 @@ impl Server {
                 };
             }
         };
-        let mut config: BTreeMap<String, String> = DEFAULT_CONFIG
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        for line in config_lines {
-            let (key, value) = line
-                .split_once('=')
-                .unwrap_or_else(|| panic!("config line without '=': {line}"));
-            config.insert(key.trim().to_string(), value.trim().to_string());
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("corral-test-")
-            .tempdir()
-            .expect("create temp dir");
-        let data_dir = dir.path().join("data");
-        std::fs::create_dir_all(&data_dir).expect("create data dir");
-        let mut server = Server {
-            kind,
-            address: String::new(),
-            dir: Some(dir),
-            data_dir,
-            config,
-            child: None,
-        };
-        server.launch();
-        server
+        Server::start_kind_on(kind, None, config_lines)
     }
 
     /// Stops the server with SIGTERM, waits for it, and starts it again on the same data dir.
