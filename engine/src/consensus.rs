@@ -1,21 +1,26 @@
 //! The raft-rs driver of the pipeline shard.
 //!
-//! `Consensus` wraps a `RawNode` over raft-rs's in-memory `Storage` and turns its `Ready`
-//! protocol into three plain steps for the shell, which owns all I/O:
+//! `Consensus` wraps a `RawNode` over raft-rs's in-memory `Storage` and turns its asynchronous
+//! `Ready` protocol into plain steps for the shell, which owns all I/O:
 //!
 //! 1. `propose` a batch (one log entry carrying many client writes), `tick` on a timer;
-//! 2. `next_ready` hands out what must be made durable (entries and hard state) together with
-//!    the entries already committed before it;
-//! 3. once the shell has written and synced them, `persisted` returns the entries that the
-//!    persist committed; after applying, the shell calls `applied`.
+//! 2. `next_ready` hands out what must be made durable (entries and hard state, numbered)
+//!    together with the entries already committed, which are durable and may be applied at
+//!    once; it can be called again before the previous ready is durable, so the write of one
+//!    ready overlaps the apply of the one before it;
+//! 3. once the shell has written and synced a ready, `persisted` with its number lets raft
+//!    commit it; the committed entries come out of a later `next_ready`. After applying, the
+//!    shell calls `applied`.
 //!
 //! Ordering rule at this seam: the shell must persist readies in the order `next_ready` hands
 //! them out, and must apply committed entries in the order they are returned. A standalone
 //! server is a one-voter group, so the same code path serves it and an ensemble.
 
+use std::collections::VecDeque;
+
 use raft::eraftpb::{ConfState, Entry, EntryType, HardState as RaftHardState, Snapshot};
-use raft::storage::MemStorage;
-use raft::{Config, RawNode, Ready, StateRole, Storage};
+use raft::storage::{GetEntriesContext, MemStorage};
+use raft::{Config, RawNode, StateRole, Storage};
 use thiserror::Error;
 
 use crate::limits::{
@@ -81,19 +86,24 @@ pub struct Committed {
     pub data: Vec<u8>,
 }
 
-/// One `Ready`: persist `entries` and `hard_state` (in this order, then sync), then hand the
-/// value back to `Consensus::persisted`. `committed` may be applied before the persist finishes.
+/// One `Ready`: persist `entries` and `hard_state` (in this order, then sync) when `must_sync`,
+/// then report `number` to `Consensus::persisted`. `committed` is durable already and may be
+/// applied before the persist finishes. Without `must_sync` only the commit index moved, which
+/// recovery does not need: nothing has to be written, but `persisted` is still reported in order.
 pub struct PendingReady {
+    pub number: u64,
     pub entries: Vec<LogRecord>,
     pub hard_state: Option<HardState>,
+    pub must_sync: bool,
     pub committed: Vec<Committed>,
-    ready: Ready,
-    raw_entries: Vec<Entry>,
-    raw_hard_state: Option<RaftHardState>,
 }
 
 pub struct Consensus {
     node: RawNode<MemStorage>,
+    /// The hard state of each ready handed out and not yet persisted, by ready number.
+    in_flight: VecDeque<(u64, Option<RaftHardState>)>,
+    /// The last hard state the shell made durable (or recovered).
+    durable: RaftHardState,
 }
 
 impl Consensus {
@@ -171,33 +181,91 @@ impl Consensus {
             ..Default::default()
         };
         config.validate()?;
+        let durable = storage.initial_state()?.hard_state;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let node = RawNode::new(&config, storage, &logger)?;
-        Ok(Consensus { node })
+        Ok(Consensus {
+            node,
+            in_flight: VecDeque::new(),
+            durable,
+        })
     }
 
-    /// After a failed persist: forgets every entry and hard state that was not persisted by
-    /// rebuilding the node from its storage, which only ever receives what `persisted` was told
-    /// is durable (and what `open` recovered). Returns the proposal ids of the dropped entries,
-    /// whose writers are to be told that their writes failed. The node comes back as a follower
-    /// of the last persisted term: `campaign` makes it lead again (in a new term), and its new
-    /// entries reuse the indexes of the dropped ones.
+    /// After a failed persist: forgets every entry and hard state that was not persisted (the
+    /// failed ready and every ready handed out after it) by rebuilding the node from a storage
+    /// holding only the durable entries. Returns the proposal ids of the dropped entries, whose
+    /// writers are to be told that their writes failed. The node comes back as a follower of
+    /// the last persisted term: `campaign` makes it lead again (in a new term), and its new
+    /// entries reuse the indexes of the dropped ones. Ready numbers start again from 1.
     pub fn reset_to_persisted(&mut self) -> Result<Vec<u64>, ConsensusError> {
-        let dropped = self
-            .node
-            .raft
-            .raft_log
-            .unstable
-            .entries
-            .iter()
-            .map(|entry| proposal_id_of(&entry.context))
-            .filter(|&id| id != 0)
-            .collect();
+        let persisted = self.node.raft.raft_log.persisted;
+        let store = self.node.store();
+        let last_stored = store.last_index()?;
+        let mut dropped: Vec<u64> = Vec::new();
+        if last_stored > persisted {
+            let lost = store.entries(
+                persisted + 1,
+                last_stored + 1,
+                None,
+                GetEntriesContext::empty(false),
+            )?;
+            dropped.extend(lost.iter().map(|entry| proposal_id_of(&entry.context)));
+        }
+        let unstable = &self.node.raft.raft_log.unstable.entries;
+        dropped.extend(unstable.iter().map(|entry| proposal_id_of(&entry.context)));
+        dropped.retain(|&id| id != 0);
         let applied = self.applied_index();
-        let storage = self.node.store().clone();
+        let storage = self.durable_storage(persisted)?;
         *self = Self::start(storage, applied)?;
         assert_eq!(self.applied_index(), applied);
+        assert_eq!(self.last_index(), persisted);
         Ok(dropped)
+    }
+
+    /// A new storage with the entries up to `persisted` (from the first one still held) and
+    /// the durable hard state, committed as far as this node had committed.
+    fn durable_storage(&self, persisted: u64) -> Result<MemStorage, ConsensusError> {
+        let old = self.node.store();
+        let first = old.first_index()?;
+        // The entry before the first one held stands in as the snapshot; when its term was
+        // compacted away the first held entry does (it is applied, so raft never reads it).
+        let (base_index, base_term) = match old.term(first - 1) {
+            Ok(term) => (first - 1, term),
+            Err(_) => (first, old.term(first)?),
+        };
+        assert!(
+            base_index <= persisted,
+            "compaction never passes the durable log"
+        );
+        let conf_state = ConfState::from((vec![STANDALONE_NODE_ID], vec![]));
+        let storage = MemStorage::new_with_conf_state(conf_state.clone());
+        {
+            let mut core = storage.wl();
+            if base_index > 0 {
+                let mut snapshot = Snapshot::default();
+                let metadata = snapshot.mut_metadata();
+                metadata.index = base_index;
+                metadata.term = base_term;
+                metadata.set_conf_state(conf_state);
+                core.apply_snapshot(snapshot)?;
+            }
+            if persisted > base_index {
+                let entries = old.entries(
+                    base_index + 1,
+                    persisted + 1,
+                    None,
+                    GetEntriesContext::empty(false),
+                )?;
+                core.append(&entries)?;
+            }
+            core.set_hardstate(RaftHardState {
+                term: self.durable.term.max(base_term),
+                vote: self.durable.vote,
+                commit: self.committed_index().min(persisted).max(base_index),
+                ..Default::default()
+            });
+        }
+        Ok(storage)
     }
 
     /// A lone voter elects itself at once; in a standalone server this is called at start-up.
@@ -239,14 +307,17 @@ impl Consensus {
         self.node.has_ready()
     }
 
-    pub fn next_ready(&mut self) -> Option<PendingReady> {
+    /// The next ready, if raft has one. Its entries join raft's in-memory log at once (raft
+    /// reads them from there), but count as durable only once `persisted` is told.
+    pub fn next_ready(&mut self) -> Result<Option<PendingReady>, ConsensusError> {
         if !self.node.has_ready() {
-            return None;
+            return Ok(None);
         }
         let mut ready = self.node.ready();
         // A standalone node has no peers; the messages an ensemble would send are dropped here
         // until the peer transport exists.
         let _ = ready.take_messages();
+        let _ = ready.take_persisted_messages();
         let committed = ready
             .take_committed_entries()
             .into_iter()
@@ -260,42 +331,33 @@ impl Consensus {
             vote: state.vote,
             commit: state.commit,
         });
-        Some(PendingReady {
+        let number = ready.number();
+        let must_sync = ready.must_sync();
+        self.node.mut_store().wl().append(&raw_entries)?;
+        self.node.advance_append_async(ready);
+        self.in_flight.push_back((number, raw_hard_state));
+        Ok(Some(PendingReady {
+            number,
             entries,
             hard_state,
+            must_sync,
             committed,
-            ready,
-            raw_entries,
-            raw_hard_state,
-        })
+        }))
     }
 
-    /// The shell made `pending` durable: returns the entries committed as a result.
-    pub fn persisted(&mut self, pending: PendingReady) -> Result<Vec<Committed>, ConsensusError> {
-        let PendingReady {
-            ready,
-            raw_entries,
-            raw_hard_state,
-            ..
-        } = pending;
+    /// The ready `number`, and every one handed out before it, is durable: raft may commit its
+    /// entries, which a later `next_ready` returns.
+    pub fn persisted(&mut self, number: u64) {
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|(front, _)| *front <= number)
         {
-            let store = self.node.mut_store();
-            let mut core = store.wl();
-            core.append(&raw_entries)?;
-            if let Some(state) = raw_hard_state {
-                core.set_hardstate(state);
+            if let Some((_, Some(hard_state))) = self.in_flight.pop_front() {
+                self.durable = hard_state;
             }
         }
-        let mut light = self.node.advance_append(ready);
-        let _ = light.take_messages();
-        if let Some(commit) = light.commit_index() {
-            self.node.mut_store().wl().mut_hard_state().commit = commit;
-        }
-        Ok(light
-            .take_committed_entries()
-            .into_iter()
-            .map(committed_from)
-            .collect())
+        self.node.on_persist_ready(number);
     }
 
     /// Everything up to `index` is applied: raft may forget those entries. The write-ahead log
@@ -374,7 +436,7 @@ mod tests {
         hard: &mut Option<HardState>,
     ) -> Vec<Committed> {
         let mut applied = Vec::new();
-        while let Some(mut pending) = consensus.next_ready() {
+        while let Some(mut pending) = consensus.next_ready().expect("ready") {
             applied.append(&mut pending.committed);
             log.retain(|record| {
                 pending
@@ -386,7 +448,7 @@ mod tests {
             if pending.hard_state.is_some() {
                 *hard = pending.hard_state;
             }
-            applied.extend(consensus.persisted(pending).expect("persist"));
+            consensus.persisted(pending.number);
             if let Some(last) = applied.last() {
                 consensus.applied(last.index).expect("applied");
             }
@@ -534,7 +596,10 @@ mod tests {
         // The disk fails this ready: it is never handed back as persisted.
         consensus.propose(2, b"lost-a".to_vec()).expect("propose");
         consensus.propose(3, b"lost-b".to_vec()).expect("propose");
-        let failed = consensus.next_ready().expect("a ready to persist");
+        let failed = consensus
+            .next_ready()
+            .expect("ready")
+            .expect("a ready to persist");
         assert_eq!(failed.entries.len(), 2);
         drop(failed);
         assert_eq!(consensus.reset_to_persisted().expect("reset"), vec![2, 3]);
@@ -555,6 +620,88 @@ mod tests {
         );
 
         // What was persisted replays without the failed writes.
+        let mut restarted = Consensus::open(&log, hard, None).expect("reopen");
+        restarted.campaign().expect("campaign");
+        let replayed = drive(&mut restarted, &mut log, &mut hard);
+        assert_eq!(
+            data_of(&replayed),
+            vec![(0, b"kept".to_vec()), (0, b"after".to_vec())]
+        );
+    }
+
+    /// Proposes `data` as `id` and hands out the ready holding it, without persisting it.
+    fn hand_out(consensus: &mut Consensus, id: u64, data: &[u8]) -> PendingReady {
+        consensus.propose(id, data.to_vec()).expect("propose");
+        consensus
+            .next_ready()
+            .expect("ready")
+            .expect("a ready to persist")
+    }
+
+    #[test]
+    fn a_second_ready_is_handed_out_before_the_first_is_durable() {
+        let (mut log, mut hard) = (Vec::new(), None);
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
+        consensus.campaign().expect("campaign");
+        drive(&mut consensus, &mut log, &mut hard);
+        let first = hand_out(&mut consensus, 1, b"first");
+        let second = hand_out(&mut consensus, 2, b"second");
+        assert_eq!(
+            first.entries.iter().map(|r| r.index).collect::<Vec<_>>(),
+            [2]
+        );
+        assert_eq!(
+            second.entries.iter().map(|r| r.index).collect::<Vec<_>>(),
+            [3]
+        );
+        assert!(first.must_sync && second.must_sync);
+        assert_eq!(
+            consensus.committed_index(),
+            1,
+            "nothing commits before it is durable"
+        );
+
+        // The first is durable: it commits and comes out of the next ready, while the second is
+        // still being written.
+        consensus.persisted(first.number);
+        let third = consensus.next_ready().expect("ready").expect("commit");
+        assert_eq!(data_of(&third.committed), vec![(1, b"first".to_vec())]);
+        assert!(third.entries.is_empty());
+        assert!(!third.must_sync, "only the commit index moved");
+        consensus.applied(2).expect("applied");
+
+        // The second fails: only its write is dropped, and raft leads again.
+        assert_eq!(consensus.reset_to_persisted().expect("reset"), vec![2]);
+        assert_eq!(consensus.last_index(), 2);
+        assert_eq!(consensus.applied_index(), 2);
+        consensus.campaign().expect("campaign");
+        consensus.propose(3, b"third".to_vec()).expect("propose");
+        let committed = drive(&mut consensus, &mut log, &mut hard);
+        assert_eq!(data_of(&committed), vec![(3, b"third".to_vec())]);
+    }
+
+    #[test]
+    fn a_failed_ready_drops_every_ready_handed_out_after_it() {
+        let (mut log, mut hard) = (Vec::new(), None);
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
+        consensus.campaign().expect("campaign");
+        drive(&mut consensus, &mut log, &mut hard);
+        consensus.propose(1, b"kept".to_vec()).expect("propose");
+        drive(&mut consensus, &mut log, &mut hard);
+        let _failed = hand_out(&mut consensus, 2, b"failed");
+        let _later = hand_out(&mut consensus, 3, b"later");
+        consensus
+            .propose(4, b"not-yet-handed-out".to_vec())
+            .expect("propose");
+        assert_eq!(
+            consensus.reset_to_persisted().expect("reset"),
+            vec![2, 3, 4]
+        );
+        assert_eq!(consensus.last_index(), 2);
+        consensus.campaign().expect("campaign");
+        consensus.propose(5, b"after".to_vec()).expect("propose");
+        let committed = drive(&mut consensus, &mut log, &mut hard);
+        assert_eq!(data_of(&committed), vec![(5, b"after".to_vec())]);
         let mut restarted = Consensus::open(&log, hard, None).expect("reopen");
         restarted.campaign().expect("campaign");
         let replayed = drive(&mut restarted, &mut log, &mut hard);

@@ -61,6 +61,7 @@ pub fn write_state<W: Write>(state: &State, out: &mut W) -> std::io::Result<()> 
     let mut encoder = Encoder {
         out,
         chunk: Vec::with_capacity(SNAPSHOT_WRITE_CHUNK_BYTES + 1024),
+        last_acl: None,
         acl_by_address: HashMap::new(),
         acl_by_content: HashMap::new(),
     };
@@ -126,6 +127,9 @@ pub fn write_state<W: Write>(state: &State, out: &mut W) -> std::io::Result<()> 
 struct Encoder<'s, 'w, W: Write> {
     out: &'w mut W,
     chunk: Vec<u8>,
+    /// The address and number of the list the previous node used: runs of nodes share one list
+    /// (most trees use one or two), so this spares the hash lookup for nearly every node.
+    last_acl: Option<(usize, i32)>,
     /// ACL lists already written, by the address of the shared list (the fast, usual hit) and
     /// by content (so equal lists held separately are still written once).
     acl_by_address: HashMap<usize, i32>,
@@ -162,7 +166,13 @@ impl<'s, W: Write> Encoder<'s, '_, W> {
     fn acl_number(&mut self, acl: &'s Arc<[Acl]>) -> std::io::Result<i32> {
         // The state outlives the encoder, so a list's address stays unique while it runs.
         let address = Arc::as_ptr(acl) as *const Acl as usize;
+        if let Some((last_address, number)) = self.last_acl {
+            if last_address == address {
+                return Ok(number);
+            }
+        }
         if let Some(number) = self.acl_by_address.get(&address) {
+            self.last_acl = Some((address, *number));
             return Ok(*number);
         }
         let number = match self.acl_by_content.get(acl.as_ref()) {
@@ -183,6 +193,7 @@ impl<'s, W: Write> Encoder<'s, '_, W> {
             }
         };
         self.acl_by_address.insert(address, number);
+        self.last_acl = Some((address, number));
         Ok(number)
     }
 }

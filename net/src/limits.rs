@@ -26,8 +26,12 @@ pub const WRITE_QUEUE_MAX: usize = 16 * 1024;
 pub const PUBLISH_QUEUE_MAX: usize = 64;
 /// Accepted connections queued for one shard.
 pub const ACCEPT_QUEUE_MAX: usize = 1024;
-/// Batches queued for the WAL thread: the pipeline has at most one in flight today.
-pub const WAL_QUEUE_MAX: usize = 4;
+/// Appends the pipeline has handed to the WAL thread and not yet seen durable: two, so that
+/// the write and sync of one batch overlaps the apply and publish of the one before it.
+pub const WAL_APPENDS_IN_FLIGHT_MAX: usize = 2;
+/// Jobs queued for the WAL thread: the appends in flight plus room for the snapshot thread's
+/// log releases, so neither side blocks the other on the queue.
+pub const WAL_QUEUE_MAX: usize = WAL_APPENDS_IN_FLIGHT_MAX + 2;
 /// Client writes in one raft entry: bounds an entry's apply time and a publication's size.
 pub const BATCH_TXNS_MAX: usize = 4096;
 /// Approximate bytes of client writes in one raft entry (stays well under the WAL's entry limit).

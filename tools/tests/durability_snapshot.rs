@@ -367,3 +367,136 @@ async fn a_full_log_disk_fails_writes_but_not_reads_and_writes_resume() {
     assert_eq!(after, before, "every acknowledged write survives a restart");
     drop(server);
 }
+
+/// Sets `path` until a write fails with SystemError (the disk is full); returns how many
+/// were acknowledged.
+async fn set_until_disk_full(server: &Server, session: &mut RawSession, path: &str) -> usize {
+    for i in 1..=200 {
+        match set_data(session, path, format!("{i}").as_bytes()).await {
+            0 => {}
+            SYSTEM_ERROR => return i - 1,
+            other => panic!("write {i}: unexpected error {other}"),
+        }
+    }
+    panic!("200 writes fit a full disk?\n{}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_that_cannot_be_logged_fails_and_the_session_lives_on() {
+    if !corral_only("a_close_that_cannot_be_logged_fails_and_the_session_lives_on") {
+        return;
+    }
+    let disk = match SmallDisk::mount(1024) {
+        Ok(disk) => disk,
+        Err(why) => {
+            println!(
+                "a_close_that_cannot_be_logged_fails_and_the_session_lives_on: skipped, {why}"
+            );
+            return;
+        }
+    };
+    let log_dir = format!("dataLogDir={}", disk.path().display());
+    let server = Server::start_with(&[&log_dir, "preAllocSize=16"]);
+    let address = server.address();
+    let mut owner = RawSession::connect(&address, 30_000).await;
+    assert_eq!(create(&mut owner, "/closing", b"0", 0).await, raw::err::OK);
+    let ephemeral = raw::create_body("/closing/owned", b"e", OPEN_ACL, 1);
+    assert_eq!(
+        owner.request_err(raw::op::CREATE, &ephemeral).await,
+        raw::err::OK
+    );
+    let ballast = disk.fill();
+    set_until_disk_full(&server, &mut owner, "/closing").await;
+
+    // The close cannot reach the log: the client hears SystemError, not OK, and the
+    // connection is closed after the reply, as ZooKeeper closes it after any closeSession.
+    let xid = owner.send(raw::op::CLOSE_SESSION, &[]).await;
+    let reply = owner.read_reply(xid).await;
+    assert_eq!(reply.err, SYSTEM_ERROR, "closeSession on a full disk");
+    assert!(
+        owner.read_any().await.is_none(),
+        "the connection closes after the close's reply"
+    );
+    assert!(
+        server.log().contains("closeSession of session"),
+        "the failed close is logged:\n{}",
+        server.log()
+    );
+
+    // The session lives on: once space returns it resumes, its ephemeral node still there,
+    // and a second close succeeds and removes the node.
+    std::fs::remove_file(&ballast).expect("remove ballast");
+    let mut resumed = RawSession::resume(&address, owner.session_id, &owner.password, 30_000)
+        .await
+        .expect("the session whose close failed is still alive");
+    let exists = resumed
+        .request(
+            raw::op::EXISTS,
+            &raw::path_watch_body("/closing/owned", false),
+        )
+        .await;
+    assert_eq!(exists.err, raw::err::OK);
+    assert_eq!(exists.reader().stat().ephemeral_owner, owner.session_id);
+    resumed.close().await;
+    let tree = read_tree(&address).await;
+    assert!(tree.contains_key("/closing"));
+    assert!(
+        !tree.contains_key("/closing/owned"),
+        "the ephemeral node goes with the closed session"
+    );
+    drop(server);
+}
+
+/// The numbers of the log line "snapshot PATH written (…; BYTES bytes in MS ms; N written, …)".
+fn snapshot_log_lines(log: &str) -> Vec<(PathBuf, u64, u64)> {
+    log.lines()
+        .filter_map(|line| {
+            let rest = &line[line.find("snapshot /")? + "snapshot ".len()..];
+            let (path, rest) = rest.split_once(" written (")?;
+            let (_, rest) = rest.split_once("; ")?;
+            let (bytes, rest) = rest.split_once(" bytes in ")?;
+            let (ms, _) = rest.split_once(" ms;")?;
+            Some((PathBuf::from(path), bytes.parse().ok()?, ms.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_snapshot_is_logged_with_its_size_duration_and_counts() {
+    if !corral_only("each_snapshot_is_logged_with_its_size_duration_and_counts") {
+        return;
+    }
+    let server = Server::start_with(&["snapCount=20", "autopurge.snapRetainCount=10"]);
+    let mut session = RawSession::connect(&server.address(), 30_000).await;
+    assert_eq!(create(&mut session, "/logged", b"", 0).await, raw::err::OK);
+    write_many(&mut session, "/logged", 50).await;
+    wait_until(&server, "the second snapshot's log line", || {
+        server.log().contains("2 written, 0 failed so far")
+    });
+    let lines = snapshot_log_lines(&server.log());
+    assert!(lines.len() >= 2, "{lines:?}\n{}", server.log());
+    for (path, bytes, _ms) in &lines {
+        let size = std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
+        assert_eq!(*bytes, size, "logged size of {}", path.display());
+        assert!(*bytes > 0);
+    }
+    session.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_leaves_no_half_made_segment() {
+    if !corral_only("a_clean_shutdown_leaves_no_half_made_segment") {
+        return;
+    }
+    let mut server = Server::start_with(&["preAllocSize=16"]);
+    let mut session = RawSession::connect(&server.address(), 30_000).await;
+    assert_eq!(create(&mut session, "/clean", b"", 0).await, raw::err::OK);
+    // Enough one-frame writes to roll through several 16 KiB segments, so a spare is always
+    // being zero-filled in the background.
+    write_many(&mut session, "/clean", 120).await;
+    session.close().await;
+    server.stop_gracefully();
+    let wal = server.data_dir().join("wal");
+    assert_eq!(files(&wal, "wal-", ".tmp"), Vec::<PathBuf>::new());
+    assert!(segments(&server).len() > 1, "{:?}", segments(&server));
+}

@@ -6,13 +6,18 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::WalError;
 use crate::fault::FaultPlan;
 use crate::fileio::Files;
-use crate::limits::{SNAPSHOT_BLOCK_BYTES, SNAPSHOT_BLOCK_BYTES_MAX};
+use crate::limits::{
+    SNAPSHOT_BLOCK_BYTES, SNAPSHOT_BLOCK_BYTES_MAX, SNAPSHOT_THREAD_NICE, SNAPSHOT_WRITEBACK_BYTES,
+    SNAPSHOT_WRITE_BYTES_PER_SECOND,
+};
 
 const FILE_PREFIX: &str = "snapshot-";
 const FILE_SUFFIX: &str = ".snap";
@@ -69,12 +74,33 @@ fn into_io(error: WalError) -> std::io::Error {
     std::io::Error::new(kind, error)
 }
 
+/// Gives the calling thread the lowest CPU priority (nice 19), for a thread that writes
+/// snapshots: on a machine with few cores it then takes only the CPU that the shards and the
+/// WAL leave idle. A refusal is logged and otherwise ignored: the snapshot still gets written,
+/// only at the usual priority.
+pub fn lower_thread_priority() {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let thread_id = unsafe { libc::syscall(libc::SYS_gettid) };
+    let Ok(thread_id) = libc::id_t::try_from(thread_id) else {
+        log::warn!("cannot lower the snapshot thread's priority: odd thread id {thread_id}");
+        return;
+    };
+    // SAFETY: plain integer arguments; on Linux PRIO_PROCESS with a thread id names one thread.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, thread_id, SNAPSHOT_THREAD_NICE) };
+    if result != 0 {
+        let error = std::io::Error::last_os_error();
+        log::warn!("cannot lower the snapshot thread's priority: {error}");
+    }
+}
+
 /// The snapshot directory of a server.
 #[derive(Debug)]
 pub struct SnapshotStore {
     dir: PathBuf,
     /// Every write-side file operation goes through it, so tests can inject failures.
     files: Files,
+    /// Bandwidth each writer may use, in bytes per second; `None` writes as fast as it can.
+    write_rate: Option<u64>,
 }
 
 impl SnapshotStore {
@@ -110,7 +136,18 @@ impl SnapshotStore {
         Ok(SnapshotStore {
             dir: dir.to_path_buf(),
             files,
+            write_rate: Some(SNAPSHOT_WRITE_BYTES_PER_SECOND),
         })
+    }
+
+    /// Sets the bandwidth that writers created from now on may use (bytes per second; `None`
+    /// for no limit). The default is `SNAPSHOT_WRITE_BYTES_PER_SECOND`.
+    pub fn set_write_rate(&mut self, bytes_per_second: Option<u64>) {
+        assert!(
+            bytes_per_second != Some(0),
+            "a write rate of zero never finishes"
+        );
+        self.write_rate = bytes_per_second;
     }
 
     pub fn dir(&self) -> &Path {
@@ -162,6 +199,7 @@ impl SnapshotStore {
             body_bytes: 0,
             failed: None,
             finished: false,
+            pacing: Pacing::new(self.write_rate),
         };
         writer.write_file(&header)?;
         writer.block.resize(BLOCK_HEADER_BYTES, 0);
@@ -275,6 +313,78 @@ pub struct SnapshotWriter {
     /// so every later call, `finish` included, fails the same way.
     failed: Option<(u64, ErrorKind, String)>,
     finished: bool,
+    pacing: Pacing,
+}
+
+/// How a writer spreads its I/O over time: writeback in bounded ranges, and a bandwidth limit.
+#[derive(Debug)]
+struct Pacing {
+    started: Instant,
+    write_rate: Option<u64>,
+    /// File bytes before this offset have had their writeback started.
+    started_to: u64,
+    /// File bytes before this offset have reached the device.
+    written_to: u64,
+}
+
+impl Pacing {
+    fn new(write_rate: Option<u64>) -> Pacing {
+        Pacing {
+            started: Instant::now(),
+            write_rate,
+            started_to: 0,
+            written_to: 0,
+        }
+    }
+
+    /// Called after each block with the bytes written so far. Every `SNAPSHOT_WRITEBACK_BYTES`
+    /// it starts writeback of the new range and waits for the range before it; then it sleeps
+    /// as long as the writer is ahead of its bandwidth.
+    fn after_write(&mut self, file: &File, file_offset: u64) -> std::io::Result<()> {
+        if file_offset - self.started_to < SNAPSHOT_WRITEBACK_BYTES {
+            return Ok(());
+        }
+        sync_range(
+            file,
+            self.started_to,
+            file_offset - self.started_to,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )?;
+        if self.started_to > self.written_to {
+            let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+            sync_range(
+                file,
+                self.written_to,
+                self.started_to - self.written_to,
+                flags,
+            )?;
+            self.written_to = self.started_to;
+        }
+        self.started_to = file_offset;
+        if let Some(rate) = self.write_rate {
+            let due = Duration::from_secs_f64(file_offset as f64 / rate as f64);
+            if let Some(early) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(early);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sync_file_range` over `length` bytes at `offset`: starts or awaits their writeback without
+/// the journal commit an fdatasync may bring, which the WAL's own syncs would wait behind.
+fn sync_range(file: &File, offset: u64, length: u64, flags: libc::c_uint) -> std::io::Result<()> {
+    let offset = libc::off64_t::try_from(offset).map_err(std::io::Error::other)?;
+    let length = libc::off64_t::try_from(length).map_err(std::io::Error::other)?;
+    // SAFETY: the descriptor is owned by `file`, open for the whole call; no memory is passed.
+    let result = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, length, flags) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 impl SnapshotWriter {
@@ -318,6 +428,11 @@ impl SnapshotWriter {
         self.block = block;
         written?;
         self.blocks += 1;
+        if let Err(source) = self.pacing.after_write(&self.file, self.file_offset) {
+            // Writeback of bytes already written failed: what the file holds is unknown.
+            self.failed = Some((self.file_offset, source.kind(), source.to_string()));
+            return Err(WalError::io(&self.tmp_path, self.file_offset, source));
+        }
         Ok(())
     }
 

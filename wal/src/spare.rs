@@ -17,6 +17,8 @@ pub(crate) struct SpareSegment {
     sequence: u64,
     salt: u64,
     segment_bytes: u64,
+    /// Kept so that a spare never used is deleted through the same (fault-injectable) layer.
+    files: Files,
     worker: Option<JoinHandle<Result<PathBuf, WalError>>>,
 }
 
@@ -39,7 +41,7 @@ impl SpareSegment {
         segment_bytes: u64,
     ) -> SpareSegment {
         let dir = dir.to_path_buf();
-        let files = files.clone();
+        let worker_files = files.clone();
         let salt = new_salt(sequence);
         let header = SegmentHeader {
             sequence,
@@ -49,7 +51,13 @@ impl SpareSegment {
         let worker = std::thread::Builder::new()
             .name("wal-preallocate".to_string())
             .spawn(move || {
-                preallocate_segment(&files, &dir, &header, segment_bytes, Pacing::ChunkByChunk)
+                preallocate_segment(
+                    &worker_files,
+                    &dir,
+                    &header,
+                    segment_bytes,
+                    Pacing::ChunkByChunk,
+                )
             });
         if let Err(error) = &worker {
             log::warn!(
@@ -60,6 +68,7 @@ impl SpareSegment {
             sequence,
             salt,
             segment_bytes,
+            files: files.clone(),
             worker: worker.ok(),
         }
     }
@@ -95,9 +104,60 @@ impl SpareSegment {
 
 impl Drop for SpareSegment {
     fn drop(&mut self) {
-        // Never leave a thread writing into the directory after the Wal is gone.
+        // Never leave a thread writing into the directory after the Wal is gone, nor its
+        // finished file: a clean shutdown leaves no `.log.tmp` behind (open would delete it).
         if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+            if let Ok(Ok(path)) = worker.join() {
+                if let Err(error) = self.files.remove(&path) {
+                    log::warn!("WAL cannot delete an unused spare segment: {error}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::SECTOR_BYTES;
+
+    fn temporaries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| entry.file_name().into_string().ok())
+                    .filter(|name| name.ends_with(".tmp"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_spare_dropped_unused_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = Files::new(None);
+        let spare = SpareSegment::start(&files, dir.path(), 7, 64 * SECTOR_BYTES);
+        drop(spare);
+        assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_spare_taken_for_its_segment_is_kept_until_installed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = Files::new(None);
+        let bytes = 64 * SECTOR_BYTES;
+        let spare = SpareSegment::start(&files, dir.path(), 7, bytes);
+        match spare.take(&files, 7, bytes) {
+            SpareOutcome::Ready { path, .. } => {
+                assert!(path.exists(), "{} exists", path.display());
+                assert_eq!(
+                    std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    bytes
+                );
+            }
+            SpareOutcome::Unusable => panic!("the spare was unusable"),
+            SpareOutcome::Failed(error) => panic!("the spare failed: {error}"),
         }
     }
 }

@@ -440,3 +440,26 @@ fn a_failed_write_sync_or_rename_leaves_no_snapshot_behind() {
         );
     }
 }
+
+#[test]
+fn a_paced_writer_keeps_to_its_bandwidth_and_its_bytes() {
+    use corral_wal::limits::SNAPSHOT_WRITEBACK_BYTES;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SnapshotStore::open(dir.path()).expect("open");
+    // Three writeback ranges at 40 MB/s: the writer must not be done before ~0.3 s.
+    let rate = 40_000_000u64;
+    store.set_write_rate(Some(rate));
+    let size = 3 * SNAPSHOT_WRITEBACK_BYTES as usize + 12_345;
+    let content = body(size, 99);
+    let started = std::time::Instant::now();
+    let info = write_snapshot(&store, 7, 2, &content);
+    let elapsed = started.elapsed().as_secs_f64();
+    let paced = (3 * SNAPSHOT_WRITEBACK_BYTES) as f64 / rate as f64;
+    assert!(elapsed >= paced, "{elapsed} s < {paced} s");
+    assert_eq!(read_snapshot(&info.path), Ok((7, 2, content.clone())));
+
+    // Unlimited, the same bytes come out the same.
+    store.set_write_rate(None);
+    let info = write_snapshot(&store, 8, 2, &content);
+    assert_eq!(read_snapshot(&info.path), Ok((8, 2, content)));
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corral_engine::acl;
-use corral_engine::types::{Id, OpResult, Txn, WriteOp};
+use corral_engine::types::{ErrorCode, Id, OpResult, Txn, WriteOp};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -667,8 +667,12 @@ pub fn complete_write(shard: &Shard, conn: &Conn, reply: WriteReply) {
             record_latency(shard, conn, started);
         }
         Pending::Close { xid, started } => {
-            conn.push_output(|out| encode_reply(out, xid, reply.zxid, Ok(Reply::Empty)));
+            let result = close_result(conn, &reply.result);
+            conn.push_output(|out| encode_reply(out, xid, reply.zxid, result));
             record_latency(shard, conn, started);
+            // ZooKeeper closes the connection after answering any closeSession, and its clients
+            // disconnect after the reply whatever its code, so the connection closes either way.
+            // A close that failed leaves the session alive: it expires by its timeout.
             conn.close();
         }
         Pending::Read { .. } | Pending::Refused(_) => {
@@ -694,6 +698,22 @@ pub fn complete_write(shard: &Shard, conn: &Conn, reply: WriteReply) {
         execute(shard, conn, next);
     }
     conn.progress.notify();
+}
+
+/// The answer to the client's own closeSession: the pipeline's error when the close was not
+/// logged (SystemError on a full or failing disk), so the client is not told a session ended
+/// that in fact lives on until it expires.
+fn close_result(conn: &Conn, result: &OpResult) -> Result<Reply<'static>, ErrorCode> {
+    match result {
+        OpResult::Error(code) => {
+            log::warn!(
+                "closeSession of session 0x{:x} failed ({code:?}); it expires by its timeout",
+                conn.session_id.get()
+            );
+            Err(*code)
+        }
+        _ => Ok(Reply::Empty),
+    }
 }
 
 fn finish_connect(conn: &Conn, reply: WriteReply, include_read_only: bool) {

@@ -145,7 +145,7 @@ pub fn run(
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServerError> {
     let cores = config.cores.max(1);
-    let (consensus, wal, wal_thread) = open_storage(&config)?;
+    let (consensus, wal, wal_thread, startup) = open_storage(&config)?;
     let shared = Arc::new(Shared {
         started: std::time::Instant::now(),
         bound_port: std::sync::atomic::AtomicU32::new(0),
@@ -183,6 +183,7 @@ pub fn run(
     let mut pipeline_parts = Some((
         consensus,
         wal,
+        startup,
         pipeline_inbox,
         publish_senders,
         accept_senders,
@@ -211,7 +212,7 @@ pub fn run(
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .spawn(move || async move {
                 let result = match leader_parts {
-                    Some((consensus, wal, inbox, outboxes, acceptors, on_listening)) => {
+                    Some((consensus, wal, startup, inbox, outboxes, acceptors, on_listening)) => {
                         shard::run_leader_shard(shard::LeaderParts {
                             shared,
                             to_pipeline,
@@ -219,6 +220,7 @@ pub fn run(
                             accept_rx,
                             consensus,
                             wal,
+                            startup,
                             inbox,
                             outboxes,
                             acceptors,
@@ -268,8 +270,8 @@ pub fn run(
 }
 
 /// Opens the snapshots and the write-ahead log and rebuilds raft from the newest usable
-/// snapshot plus the log after it; the state and the snapshot thread ride in the WAL handle to
-/// the pipeline.
+/// snapshot plus the log after it; the state and the snapshot thread go to the pipeline with
+/// its start-up parts.
 fn open_storage(
     config: &ServerConfig,
 ) -> Result<
@@ -277,6 +279,7 @@ fn open_storage(
         Consensus,
         wal_thread::WalHandle,
         std::thread::JoinHandle<()>,
+        recovery::Startup,
     ),
     ServerError,
 > {
@@ -286,7 +289,7 @@ fn open_storage(
     let wal_dir = config.data_log_dir.join("wal");
     std::fs::create_dir_all(&wal_dir)
         .map_err(|error| ServerError::Io(format!("{}: {error}", wal_dir.display())))?;
-    let (mut wal, wal_thread, recovered) = wal_thread::open(
+    let (wal, wal_thread, recovered) = wal_thread::open(
         &wal_dir,
         WalOptions {
             segment_bytes: config.wal_segment_bytes,
@@ -303,12 +306,12 @@ fn open_storage(
         .map_err(ServerError::Consensus)?;
     drop(recovered);
     let snapshotter = Snapshotter::start(store, config.snap_retain_count, wal.releaser())?;
-    wal.set_startup(recovery::Startup {
+    let startup = recovery::Startup {
         state,
         base,
         snapshotter: Some(snapshotter),
-    });
-    Ok((consensus, wal, wal_thread))
+    };
+    Ok((consensus, wal, wal_thread, startup))
 }
 
 fn online_cpus() -> Vec<usize> {

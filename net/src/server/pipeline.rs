@@ -2,14 +2,18 @@
 //!
 //! Shards send writes over one bounded channel. While a batch is being written and synced the
 //! next one gathers in that channel, so one raft entry and one fdatasync carry every write that
-//! arrived in the meantime (group commit). After each persisted ready the applier publishes the
-//! new state root with that ready's replies and watch triggers to every shard; a shard answers a
-//! write only from such a publication, so nothing is acknowledged before it is durable.
+//! arrived in the meantime (group commit). Readies are handed to the WAL thread in order, at most
+//! `WAL_APPENDS_IN_FLIGHT_MAX` at a time: the write of batch k+1 is started before batch k, now
+//! durable, is applied and published, so the disk and the applier work at the same time. Each
+//! publication carries the new state root with the replies and watch triggers of durable
+//! entries only; a shard answers a write only from such a publication, so nothing is
+//! acknowledged before it is durable.
 //!
-//! When a WAL append fails (disk full, I/O error), every write of that ready is answered with
-//! SystemError and raft forgets the entries (`Consensus::reset_to_persisted`): nothing that
-//! failed is ever applied, nothing acknowledged is touched, reads go on, and the next writes
-//! try the disk again (the WAL thread repairs the log first).
+//! When a WAL append fails (disk full, I/O error), every write of that ready and of any ready
+//! handed over after it is answered with SystemError (the WAL thread refuses those unwritten),
+//! and raft forgets the entries (`Consensus::reset_to_persisted`): nothing that failed is ever
+//! applied, nothing acknowledged is touched, reads go on, and the next writes try the disk again
+//! (the WAL thread repairs the log first).
 //!
 //! After applying, the pipeline starts a snapshot when `snapCount` transactions or
 //! `snapSizeLimitInKb` of log were written since the last one (see `snapshotter`).
@@ -18,22 +22,26 @@
 //! resumes its session on another connection, the old one is closed (ZooKeeper's "session
 //! moved": a session is served by one connection at a time).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corral_engine::consensus::{Committed, Consensus, HardState, LogRecord};
+use corral_engine::consensus::{Committed, Consensus, PendingReady};
 use corral_engine::entry::{decode_batch, encode_batch};
 use corral_engine::limits::RAFT_TICK_MS;
 use corral_engine::state::State;
 use corral_engine::types::{Applied, ErrorCode, OpResult, SessionId, Txn, WatchTrigger, WriteOp};
 use futures_lite::future;
 
+use super::recovery::Startup;
 use super::session_tracker::SessionTracker;
 use super::snapshotter::Snapshotter;
-use super::wal_thread::{AppendError, WalHandle};
+use super::wal_thread::{AppendError, PendingAppend, WalHandle};
 use super::{now_ms, ServerError, Shared};
-use crate::limits::{BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX};
+use crate::limits::{
+    BATCH_BYTES_MAX, BATCH_TXNS_MAX, HOUSEKEEPING_DELETES_MAX, SESSION_MOVES_MAX,
+    WAL_APPENDS_IN_FLIGHT_MAX,
+};
 
 /// Where the reply to a write goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +108,10 @@ pub struct Pipeline {
     consensus: Consensus,
     state: State,
     wal: WalHandle,
+    /// Readies handed out by raft and not yet durable, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// How many of `in_flight` wait for the WAL thread (at most `WAL_APPENDS_IN_FLIGHT_MAX`).
+    appends_in_flight: usize,
     inbox: flume::Receiver<ToPipeline>,
     outboxes: Vec<flume::Sender<ShardMessage>>,
     /// The waiters of each proposal in flight, by proposal id, in batch order.
@@ -120,6 +132,21 @@ pub struct Pipeline {
     snapshots: SnapshotTrigger,
 }
 
+/// A ready on its way to the disk.
+struct InFlight {
+    number: u64,
+    /// None when the ready had nothing that recovery needs (only the commit index moved): it
+    /// is durable as soon as every ready before it is.
+    append: Option<PendingAppend>,
+}
+
+/// What the pipeline waits for between rounds.
+enum Event {
+    Message(Result<ToPipeline, flume::RecvError>),
+    Persisted(Result<u64, AppendError>),
+    Timer,
+}
+
 /// When to start the next snapshot, and the thread that writes it.
 struct SnapshotTrigger {
     snapshotter: Option<Snapshotter>,
@@ -135,16 +162,20 @@ impl Pipeline {
     pub fn new(
         shared: Arc<Shared>,
         consensus: Consensus,
-        mut wal: WalHandle,
+        wal: WalHandle,
+        startup: Startup,
         inbox: flume::Receiver<ToPipeline>,
         outboxes: Vec<flume::Sender<ShardMessage>>,
     ) -> Self {
         let start_ms = now_ms();
-        let startup = wal.take_startup();
-        let (state, base, snapshotter) = match startup {
-            Some(startup) => (startup.state, startup.base, startup.snapshotter),
-            None => (State::new(), None, None),
-        };
+        let Startup {
+            state,
+            base,
+            mut snapshotter,
+        } = startup;
+        if let Some(snapshotter) = snapshotter.as_mut() {
+            snapshotter.report_to(shared.stats.snapshots.clone());
+        }
         assert_eq!(
             consensus.applied_index(),
             base.map_or(0, |base| base.index),
@@ -155,6 +186,8 @@ impl Pipeline {
             consensus,
             state,
             wal,
+            in_flight: VecDeque::new(),
+            appends_in_flight: 0,
             inbox,
             outboxes,
             waiters: HashMap::new(),
@@ -182,7 +215,7 @@ impl Pipeline {
     /// Replays the log and elects this node, so the state is current before clients connect.
     pub async fn recover(&mut self) -> Result<Arc<State>, ServerError> {
         self.consensus.campaign().map_err(ServerError::Consensus)?;
-        self.drive_readies().await?;
+        self.drain().await?;
         // A lone voter commits everything it logged once it leads: the state is complete.
         assert!(self.consensus.is_leader());
         assert_eq!(self.consensus.applied_index(), self.consensus.last_index());
@@ -202,25 +235,25 @@ impl Pipeline {
         let mut next_housekeeping = Instant::now() + housekeeping_every;
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
-            let first = future::or(async { Some(self.inbox.recv_async().await) }, async {
-                glommio::timer::sleep(wait).await;
-                None
-            })
-            .await;
+            let event = self.next_event(wait).await;
             let mut txns = Vec::new();
             let mut routes = Vec::new();
-            if first.is_none() && self.shared.pipeline_stopping() && self.inbox.is_empty() {
-                self.drive_readies().await?;
-                return Ok(());
-            }
-            match first {
-                Some(Ok(message)) => self.take(message, &mut txns, &mut routes),
-                Some(Err(_)) => {
+            match event {
+                Event::Message(Ok(message)) => self.take(message, &mut txns, &mut routes),
+                Event::Message(Err(_)) => {
                     // Every shard is gone: finish what is in flight and stop.
-                    self.drive_readies().await?;
+                    self.drain().await?;
                     return Ok(());
                 }
-                None => {}
+                Event::Persisted(result) => {
+                    self.on_persisted(result).await?;
+                }
+                Event::Timer => {
+                    if self.shared.pipeline_stopping() && self.inbox.is_empty() {
+                        self.drain().await?;
+                        return Ok(());
+                    }
+                }
             }
             self.gather(&mut txns, &mut routes);
             let now = Instant::now();
@@ -241,7 +274,36 @@ impl Pipeline {
             // After a failed append the disk is tried again with the next writes, not on every
             // tick: a full disk costs one attempt per batch, not ten failing syncs a second.
             if proposed || !self.disk_failed {
-                self.drive_readies().await?;
+                self.advance().await?;
+            }
+        }
+    }
+
+    /// Waits for the oldest append in flight, a message from the shards, or the timer. While
+    /// the WAL thread holds all the appends it may, messages are left in the channel: they
+    /// gather there into the next batch.
+    async fn next_event(&self, wait: Duration) -> Event {
+        let timer = async {
+            glommio::timer::sleep(wait).await;
+            Event::Timer
+        };
+        let pending = self
+            .in_flight
+            .front()
+            .and_then(|front| front.append.as_ref());
+        match pending {
+            Some(append) => {
+                let persisted = async { Event::Persisted(append.done().await) };
+                if self.appends_in_flight >= WAL_APPENDS_IN_FLIGHT_MAX {
+                    future::or(persisted, timer).await
+                } else {
+                    let message = async { Event::Message(self.inbox.recv_async().await) };
+                    future::or(persisted, future::or(message, timer)).await
+                }
+            }
+            None => {
+                let message = async { Event::Message(self.inbox.recv_async().await) };
+                future::or(message, timer).await
             }
         }
     }
@@ -412,38 +474,107 @@ impl Pipeline {
         }
     }
 
-    /// Persists every ready raft has, applying and publishing what commits. When the WAL
-    /// refuses a ready, its writes fail and raft forgets them; the next round tries again.
-    async fn drive_readies(&mut self) -> Result<(), ServerError> {
-        while let Some(mut pending) = self.consensus.next_ready() {
-            let mut output = Output::default();
-            self.apply_all(&pending.committed, &mut output)?;
-            let records: Vec<LogRecord> = std::mem::take(&mut pending.entries);
-            let hard_state: Option<HardState> = pending.hard_state;
-            if !records.is_empty() || hard_state.is_some() {
-                match self.wal.append(records, hard_state).await {
-                    Ok(bytes) => {
-                        self.snapshots.wal_bytes = bytes;
-                        self.disk_failed = false;
-                    }
-                    Err(AppendError::Failed(reason)) if self.serving => {
-                        drop(pending);
-                        self.append_failed(&reason, &mut output)?;
-                        self.publish(output).await?;
-                        return Ok(());
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            let committed = self
+    /// Hands raft's readies to the WAL thread while it has room, and applies and publishes
+    /// the committed entries each one carries after its write has started.
+    async fn advance(&mut self) -> Result<(), ServerError> {
+        while self.appends_in_flight < WAL_APPENDS_IN_FLIGHT_MAX {
+            let Some(pending) = self
                 .consensus
-                .persisted(pending)
-                .map_err(ServerError::Consensus)?;
-            self.apply_all(&committed, &mut output)?;
-            self.maybe_snapshot();
-            self.publish(output).await?;
+                .next_ready()
+                .map_err(ServerError::Consensus)?
+            else {
+                break;
+            };
+            let PendingReady {
+                number,
+                entries,
+                hard_state,
+                must_sync,
+                committed,
+            } = pending;
+            let append = if must_sync {
+                self.appends_in_flight += 1;
+                Some(self.wal.submit(entries, hard_state).await?)
+            } else {
+                None
+            };
+            self.in_flight.push_back(InFlight { number, append });
+            self.settle_front();
+            if !committed.is_empty() {
+                let mut output = Output::default();
+                self.apply_all(&committed, &mut output)?;
+                self.maybe_snapshot();
+                self.publish(output).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Readies at the front with nothing to write are durable once those before them are.
+    fn settle_front(&mut self) {
+        while let Some(front) = self.in_flight.front() {
+            if front.append.is_some() {
+                break;
+            }
+            self.consensus.persisted(front.number);
+            self.in_flight.pop_front();
+        }
+    }
+
+    /// The oldest append in flight finished. Returns false when it failed (its writes and
+    /// every later one in flight failed with it).
+    async fn on_persisted(
+        &mut self,
+        result: Result<u64, AppendError>,
+    ) -> Result<bool, ServerError> {
+        let front = self.in_flight.pop_front();
+        assert!(
+            front.as_ref().is_some_and(|front| front.append.is_some()),
+            "an append result belongs to the oldest append in flight"
+        );
+        self.appends_in_flight -= 1;
+        match result {
+            Ok(bytes) => {
+                self.snapshots.wal_bytes = bytes;
+                self.disk_failed = false;
+                if let Some(front) = front {
+                    self.consensus.persisted(front.number);
+                }
+                self.settle_front();
+                Ok(true)
+            }
+            Err(AppendError::Failed(reason)) if self.serving => {
+                // Later appends were handed over behind the failed one: the WAL thread refuses
+                // them, and their answers are not waited for.
+                self.wal.discard_in_flight();
+                self.in_flight.clear();
+                self.appends_in_flight = 0;
+                let mut output = Output::default();
+                self.append_failed(&reason, &mut output)?;
+                self.publish(output).await?;
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Writes, applies and publishes until raft has nothing left and nothing is in flight,
+    /// or an append failed (the disk is tried again by the next writes, if any come).
+    async fn drain(&mut self) -> Result<(), ServerError> {
+        loop {
+            self.advance().await?;
+            let Some(append) = self
+                .in_flight
+                .front()
+                .and_then(|front| front.append.as_ref())
+            else {
+                return Ok(());
+            };
+            let result = append.done().await;
+            if !self.on_persisted(result).await? {
+                return Ok(());
+            }
+        }
     }
 
     /// The ready holding these proposals never reached the disk: answer their writes with

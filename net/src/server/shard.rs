@@ -17,6 +17,7 @@ use glommio::net::{AcceptedTcpStream, TcpListener};
 
 use super::connection::{self, Conn};
 use super::pipeline::{Pipeline, ShardMessage, ToPipeline, WriteReply};
+use super::recovery::Startup;
 use super::wal_thread::WalHandle;
 use super::watches::WatchManager;
 use super::{lock, ServerError, Shared, SHUTDOWN_GRACE};
@@ -214,6 +215,8 @@ pub struct LeaderParts {
     pub accept_rx: flume::Receiver<AcceptedTcpStream>,
     pub consensus: Consensus,
     pub wal: WalHandle,
+    /// What recovery built: the state, the snapshot it came from, the snapshot thread.
+    pub startup: Startup,
     pub inbox: flume::Receiver<ToPipeline>,
     pub outboxes: Vec<flume::Sender<ShardMessage>>,
     pub acceptors: Vec<flume::Sender<AcceptedTcpStream>>,
@@ -230,13 +233,14 @@ pub async fn run_leader_shard(parts: LeaderParts) -> Result<(), ServerError> {
         accept_rx,
         consensus,
         wal,
+        startup,
         inbox,
         outboxes,
         acceptors,
         initial_tx,
         on_listening,
     } = parts;
-    let mut pipeline = Pipeline::new(shared.clone(), consensus, wal, inbox, outboxes);
+    let mut pipeline = Pipeline::new(shared.clone(), consensus, wal, startup, inbox, outboxes);
     let state = pipeline.recover().await?;
     shared.set_last_zxid(state.last_zxid());
     log::info!(

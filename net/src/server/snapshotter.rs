@@ -8,12 +8,15 @@
 //! newest snapshot can still be replaced by an older one plus the log after it.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use corral_engine::snapshot::write_state;
 use corral_engine::state::State;
 use corral_wal::snapshot::{SnapshotInfo, SnapshotStore};
 
+use super::stats::SnapshotStats;
 use super::wal_thread::WalReleaser;
 use super::ServerError;
 
@@ -22,9 +25,12 @@ struct Job {
     state: State,
     index: u64,
     term: u64,
+    /// Where the thread counts this snapshot's outcome, duration and size.
+    counters: Arc<SnapshotStats>,
 }
 
-/// How a snapshot ended, for the pipeline's counters and logs.
+/// How a snapshot ended. The snapshot thread counts and logs it; the snapshotter only learns
+/// from it that the thread is free again.
 #[derive(Debug)]
 pub enum Outcome {
     Written { info: SnapshotInfo },
@@ -35,8 +41,7 @@ pub struct Snapshotter {
     jobs: flume::Sender<Job>,
     outcomes: flume::Receiver<Outcome>,
     running: bool,
-    written: u64,
-    failed: u64,
+    counters: Arc<SnapshotStats>,
     _thread: JoinHandle<()>,
 }
 
@@ -54,8 +59,10 @@ impl Snapshotter {
         let thread = std::thread::Builder::new()
             .name("corral-snapshot".into())
             .spawn(move || {
+                // Snapshots must cost the shards and the WAL as little CPU as possible.
+                corral_wal::snapshot::lower_thread_priority();
                 for job in inbox.iter() {
-                    let outcome = write_one(&store, retain, &wal, job);
+                    let outcome = write_and_count(&store, retain, &wal, job);
                     if report.send(outcome).is_err() {
                         break;
                     }
@@ -68,37 +75,22 @@ impl Snapshotter {
             jobs,
             outcomes,
             running: false,
-            written: 0,
-            failed: 0,
+            counters: Arc::new(SnapshotStats::default()),
             _thread: thread,
         })
     }
 
-    /// Whether a snapshot is being written; collects the outcome of a finished one.
+    /// Counts the snapshots begun from now on in `counters` (the server's stats) rather than
+    /// in the snapshotter's own, so that the four-letter words can show them.
+    pub fn report_to(&mut self, counters: Arc<SnapshotStats>) {
+        self.counters = counters;
+    }
+
+    /// Whether a snapshot is being written; collects the outcome of a finished one (the
+    /// snapshot thread has already counted and logged it).
     pub fn is_running(&mut self) -> bool {
-        while let Ok(outcome) = self.outcomes.try_recv() {
+        while self.outcomes.try_recv().is_ok() {
             self.running = false;
-            match outcome {
-                Outcome::Written { info } => {
-                    self.written += 1;
-                    log::info!(
-                        "snapshot {} written (entry {}, term {}; {} written, {} failed so far)",
-                        info.path.display(),
-                        info.index,
-                        info.term,
-                        self.written,
-                        self.failed
-                    );
-                }
-                Outcome::Failed { index, reason } => {
-                    self.failed += 1;
-                    // Not fatal: the log still holds everything; the next threshold retries.
-                    log::error!(
-                        "snapshot at entry {index} failed: {reason} ({} failed so far)",
-                        self.failed
-                    );
-                }
-            }
         }
         self.running
     }
@@ -109,7 +101,14 @@ impl Snapshotter {
         if self.is_running() {
             return false;
         }
-        match self.jobs.try_send(Job { state, index, term }) {
+        let counters = self.counters.clone();
+        let job = Job {
+            state,
+            index,
+            term,
+            counters,
+        };
+        match self.jobs.try_send(job) {
             Ok(()) => {
                 self.running = true;
                 true
@@ -122,9 +121,47 @@ impl Snapshotter {
     }
 }
 
+/// Writes one snapshot as `write_one` does, then counts and logs how it ended, with its
+/// duration and size, on the snapshot thread (so the counters are current even when no write
+/// comes after it to collect the outcome).
+fn write_and_count(store: &SnapshotStore, retain: usize, wal: &WalReleaser, job: Job) -> Outcome {
+    let counters = job.counters.clone();
+    let started = Instant::now();
+    let outcome = write_one(store, retain, wal, job);
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &outcome {
+        Outcome::Written { info } => {
+            // The size is for operators only; a file that cannot be measured counts as 0.
+            let bytes = std::fs::metadata(&info.path).map_or(0, |meta| meta.len());
+            counters.record_written(elapsed_ms, bytes);
+            log::info!(
+                "snapshot {} written (entry {}, term {}; {bytes} bytes in {elapsed_ms} ms; \
+                 {} written, {} failed so far)",
+                info.path.display(),
+                info.index,
+                info.term,
+                counters.written(),
+                counters.failed.load(std::sync::atomic::Ordering::Relaxed),
+            );
+        }
+        Outcome::Failed { index, reason } => {
+            counters.record_failed();
+            // Not fatal: the log still holds everything; the next threshold retries.
+            log::error!(
+                "snapshot at entry {index} failed after {elapsed_ms} ms: {reason} \
+                 ({} failed so far)",
+                counters.failed.load(std::sync::atomic::Ordering::Relaxed),
+            );
+        }
+    }
+    outcome
+}
+
 /// Writes one snapshot, then purges old ones and releases the log they no longer need.
 fn write_one(store: &SnapshotStore, retain: usize, wal: &WalReleaser, job: Job) -> Outcome {
-    let Job { state, index, term } = job;
+    let Job {
+        state, index, term, ..
+    } = job;
     let failed = |reason: String| Outcome::Failed { index, reason };
     let mut writer = match store.create(index, term) {
         Ok(writer) => writer,

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct Latency {
@@ -46,6 +47,8 @@ pub struct Stats {
     pub packets_sent: AtomicU64,
     pub outstanding: AtomicI64,
     pub latency: Latency,
+    /// Shared with the snapshot thread, which updates it as each snapshot ends.
+    pub snapshots: Arc<SnapshotStats>,
 }
 
 impl Stats {
@@ -102,5 +105,52 @@ impl ConnectionStats {
         self.last_response_ms.store(0, Ordering::Relaxed);
         self.last_latency_ms.store(0, Ordering::Relaxed);
         self.latency.reset();
+    }
+}
+
+/// What the snapshot thread did since the server started. `time` is ZooKeeper's `snapshottime`
+/// summary (count, total, min and max in ms; its count is the number of snapshots written),
+/// which ZooKeeper's mntr prints as `zk_{avg,min,max,cnt,sum}_snapshottime`. Not cleared by
+/// `srst`, which in ZooKeeper resets only the request counters.
+#[derive(Default)]
+pub struct SnapshotStats {
+    pub time: Latency,
+    pub failed: AtomicU64,
+    /// Size in bytes and duration in ms of the newest snapshot written; 0 before the first.
+    pub last_bytes: AtomicU64,
+    pub last_ms: AtomicU64,
+}
+
+impl SnapshotStats {
+    pub fn record_written(&self, elapsed_ms: u64, bytes: u64) {
+        self.time.record(elapsed_ms);
+        self.last_ms.store(elapsed_ms, Ordering::Relaxed);
+        self.last_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn record_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn written(&self) -> u64 {
+        self.time.raw().0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_stats_keep_a_summary_and_the_newest_size() {
+        let stats = SnapshotStats::default();
+        stats.record_written(120, 4096);
+        stats.record_failed();
+        stats.record_written(80, 8192);
+        assert_eq!(stats.written(), 2);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.time.raw(), (2, 200, 80, 120));
+        assert_eq!(stats.last_ms.load(Ordering::Relaxed), 80);
+        assert_eq!(stats.last_bytes.load(Ordering::Relaxed), 8192);
     }
 }

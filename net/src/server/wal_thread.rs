@@ -4,6 +4,11 @@
 //!
 //! Two kinds of jobs reach the thread, in one queue so they never race on the `Wal`: appends
 //! from the pipeline, and releases of the log before a snapshot from the snapshot thread.
+//!
+//! The pipeline may hand over the next append before the previous one is durable. Appends are
+//! written in queue order; when one fails, every later append of the same generation is refused
+//! unwritten (its entries would follow the failed ones in the log), until the pipeline has
+//! forgotten them all and starts a new generation (`WalHandle::discard_in_flight`).
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -11,7 +16,6 @@ use std::thread::JoinHandle;
 use corral_engine::consensus::{HardState, LogRecord};
 use corral_wal::{HardState as WalHardState, LogEntryRef, Wal, WalError, WalOptions};
 
-use super::recovery::Startup;
 use super::ServerError;
 use crate::limits::WAL_QUEUE_MAX;
 
@@ -19,6 +23,8 @@ enum Job {
     Append {
         records: Vec<LogRecord>,
         hard_state: Option<HardState>,
+        /// Appends after a failed one in the same generation are refused unwritten.
+        generation: u64,
         /// Ok carries the WAL's appended bytes since it was opened.
         done: flume::Sender<Result<u64, String>>,
     },
@@ -47,9 +53,13 @@ impl From<AppendError> for ServerError {
 
 pub struct WalHandle {
     jobs: flume::Sender<Job>,
-    /// What recovery built (the state, the snapshot it came from, the snapshot thread), taken
-    /// once by the pipeline when it is created on its shard.
-    startup: Option<Startup>,
+    /// The generation of the appends handed over from now on.
+    generation: u64,
+}
+
+/// An append handed to the WAL thread, not yet known to be durable.
+pub struct PendingAppend {
+    wait: flume::Receiver<Result<u64, String>>,
 }
 
 /// Lets the snapshot thread release the log before a snapshot it wrote.
@@ -98,7 +108,7 @@ pub fn open(
     Ok((
         WalHandle {
             jobs,
-            startup: None,
+            generation: 0,
         },
         thread,
         RecoveredLog {
@@ -110,16 +120,27 @@ pub fn open(
 
 /// The WAL thread's loop; it ends when every handle and releaser is gone.
 fn serve(mut wal: Wal, inbox: flume::Receiver<Job>) {
+    // The generation whose append failed: its later appends are refused.
+    let mut failed_generation = None;
     for job in inbox.iter() {
         match job {
             Job::Append {
                 records,
                 hard_state,
+                generation,
                 done,
             } => {
-                let result = append(&mut wal, &records, hard_state)
-                    .map(|()| wal.appended_bytes())
-                    .map_err(|error| error.to_string());
+                let result = if failed_generation == Some(generation) {
+                    Err("discarded: an earlier append in flight failed".to_string())
+                } else {
+                    append(&mut wal, &records, hard_state)
+                        .map(|()| wal.appended_bytes())
+                        .map_err(|error| error.to_string())
+                };
+                if result.is_err() {
+                    failed_generation = Some(generation);
+                }
+                // The pipeline drops the answers of appends it discarded.
                 let _ = done.send(result);
             }
             Job::Release { before } => match wal.release_before(before) {
@@ -162,26 +183,30 @@ fn append(
 }
 
 impl WalHandle {
-    /// Durable when this returns Ok, which carries the bytes appended since the WAL opened.
-    pub async fn append(
+    /// Hands an append to the WAL thread, behind the ones already handed over; waits only while
+    /// the thread's queue is full.
+    pub async fn submit(
         &self,
         records: Vec<LogRecord>,
         hard_state: Option<HardState>,
-    ) -> Result<u64, AppendError> {
+    ) -> Result<PendingAppend, AppendError> {
         let (done, wait) = flume::bounded(1);
         self.jobs
             .send_async(Job::Append {
                 records,
                 hard_state,
+                generation: self.generation,
                 done,
             })
             .await
             .map_err(|_| AppendError::Stopped)?;
-        match wait.recv_async().await {
-            Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(reason)) => Err(AppendError::Failed(reason)),
-            Err(_) => Err(AppendError::Stopped),
-        }
+        Ok(PendingAppend { wait })
+    }
+
+    /// After a failed append: the appends handed over since are refused unwritten, and the
+    /// ones handed over from now on are written again (the log is repaired first).
+    pub fn discard_in_flight(&mut self) {
+        self.generation += 1;
     }
 
     pub fn releaser(&self) -> WalReleaser {
@@ -189,14 +214,17 @@ impl WalHandle {
             jobs: self.jobs.clone(),
         }
     }
+}
 
-    /// Hands over what recovery built, for the pipeline to take.
-    pub fn set_startup(&mut self, startup: Startup) {
-        self.startup = Some(startup);
-    }
-
-    pub fn take_startup(&mut self) -> Option<Startup> {
-        self.startup.take()
+impl PendingAppend {
+    /// Durable when this returns Ok, which carries the bytes appended since the WAL opened.
+    /// Cancel-safe: dropping the future before it completes loses no answer.
+    pub async fn done(&self) -> Result<u64, AppendError> {
+        match self.wait.recv_async().await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(reason)) => Err(AppendError::Failed(reason)),
+            Err(_) => Err(AppendError::Stopped),
+        }
     }
 }
 
