@@ -411,6 +411,9 @@ fn tab_completes_command_names_and_paths() {
     terminal.expect(&prompt(&server, "CONNECTED", 3));
     terminal.type_keys(&format!("get {root}/al\t\r"));
     terminal.expect("completed\n");
+    // Ctrl-D only once the shell reads again: typed while it still runs the command, the
+    // terminal's line discipline could take it before the shell switches to raw mode.
+    terminal.expect(&prompt(&server, "CONNECTED", 4));
     terminal.type_keys(CTRL_D);
     assert_eq!(terminal.exit_code(), 0);
 }
