@@ -430,6 +430,15 @@ mod tests {
 
     /// Drives every ready to completion as a shell with a perfect disk would, collecting the
     /// committed data and what was persisted.
+    /// A new, empty node that has won its election, with its log as persisted so far.
+    fn fresh_leader() -> (Consensus, Vec<LogRecord>, Option<HardState>) {
+        let (mut log, mut hard) = (Vec::new(), None);
+        let mut consensus = Consensus::open(&[], None, None).expect("open");
+        consensus.campaign().expect("campaign");
+        drive(&mut consensus, &mut log, &mut hard);
+        (consensus, log, hard)
+    }
+
     fn drive(
         consensus: &mut Consensus,
         log: &mut Vec<LogRecord>,
@@ -458,10 +467,7 @@ mod tests {
 
     #[test]
     fn single_voter_commits_proposals_after_persist_and_replays_them_after_restart() {
-        let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None, None).expect("open");
-        consensus.campaign().expect("campaign");
-        drive(&mut consensus, &mut log, &mut hard);
+        let (mut consensus, mut log, mut hard) = fresh_leader();
         assert!(consensus.is_leader());
         consensus.propose(7, b"batch-1".to_vec()).expect("propose");
         consensus.propose(8, b"batch-2".to_vec()).expect("propose");
@@ -519,10 +525,7 @@ mod tests {
     /// Builds a persisted log of `count` batches (a leader's empty entry at index 1, then the
     /// batches at 2..), returning the log and hard state.
     fn persisted_log(count: u64) -> (Vec<LogRecord>, Option<HardState>) {
-        let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None, None).expect("open");
-        consensus.campaign().expect("campaign");
-        drive(&mut consensus, &mut log, &mut hard);
+        let (mut consensus, mut log, mut hard) = fresh_leader();
         for id in 1..=count {
             consensus
                 .propose(id, format!("batch-{id}").into_bytes())
@@ -585,10 +588,7 @@ mod tests {
 
     #[test]
     fn reset_to_persisted_drops_the_unpersisted_entries_and_leads_again() {
-        let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None, None).expect("open");
-        consensus.campaign().expect("campaign");
-        drive(&mut consensus, &mut log, &mut hard);
+        let (mut consensus, mut log, mut hard) = fresh_leader();
         consensus.propose(1, b"kept".to_vec()).expect("propose");
         drive(&mut consensus, &mut log, &mut hard);
         let term_before = consensus.node.raft.term;
@@ -640,10 +640,7 @@ mod tests {
 
     #[test]
     fn a_second_ready_is_handed_out_before_the_first_is_durable() {
-        let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None, None).expect("open");
-        consensus.campaign().expect("campaign");
-        drive(&mut consensus, &mut log, &mut hard);
+        let (mut consensus, mut log, mut hard) = fresh_leader();
         let first = hand_out(&mut consensus, 1, b"first");
         let second = hand_out(&mut consensus, 2, b"second");
         assert_eq!(
@@ -682,10 +679,7 @@ mod tests {
 
     #[test]
     fn a_failed_ready_drops_every_ready_handed_out_after_it() {
-        let (mut log, mut hard) = (Vec::new(), None);
-        let mut consensus = Consensus::open(&[], None, None).expect("open");
-        consensus.campaign().expect("campaign");
-        drive(&mut consensus, &mut log, &mut hard);
+        let (mut consensus, mut log, mut hard) = fresh_leader();
         consensus.propose(1, b"kept".to_vec()).expect("propose");
         drive(&mut consensus, &mut log, &mut hard);
         let _failed = hand_out(&mut consensus, 2, b"failed");
