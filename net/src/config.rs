@@ -131,6 +131,10 @@ pub struct ServerConfig {
     /// Snapshots kept after each new one (`autopurge.snapRetainCount`, at least
     /// `SNAP_RETAIN_COUNT_MIN`); the log is kept from the oldest of them on.
     pub snap_retain_count: usize,
+    /// fdatasync the log before acknowledging a write (`forceSync`). ZooKeeper turns it off
+    /// only for the exact value `no`, and so does Corral; off, a power failure can lose
+    /// acknowledged writes, so it exists to measure what durability costs.
+    pub force_sync: bool,
     /// Ignored and unknown keys and other oddities, for the caller to log.
     pub warnings: Vec<String>,
 }
@@ -157,6 +161,7 @@ impl Default for ServerConfig {
             snap_count: DEFAULT_SNAP_COUNT,
             snap_size_limit_bytes: Some(DEFAULT_SNAP_SIZE_LIMIT_KIB * 1024),
             snap_retain_count: DEFAULT_SNAP_RETAIN_COUNT,
+            force_sync: true,
             warnings: Vec::new(),
         }
     }
@@ -437,6 +442,15 @@ fn apply_key(
         "autopurge.snapRetainCount" => {
             config.snap_retain_count = parse_snap_retain_count(config, key, value)?;
         }
+        "forceSync" => {
+            config.force_sync = value != "no";
+            if !config.force_sync {
+                config.warnings.push(format!(
+                    "{key}=no: writes are acknowledged before they are synced to disk; \
+                     a power failure can lose them"
+                ));
+            }
+        }
         "autopurge.purgeInterval" => config.warnings.push(format!(
             "{key} is ignored: Corral purges old snapshots after every snapshot it writes"
         )),
@@ -545,7 +559,6 @@ const IGNORED_KEYS: &[&str] = &[
     "globalOutstandingLimit",
     "commitLogCount",
     "txnLogSizeLimitInKb",
-    "forceSync",
     "fsync.warningthresholdms",
     "maxCnxns",
     "serverCnxnFactory",

@@ -283,6 +283,28 @@ fn pre_alloc_size_sets_the_log_segment_size_in_kib() {
 }
 
 #[test]
+fn force_sync_is_off_only_for_the_exact_value_no() {
+    assert!(ServerConfig::default().force_sync);
+    let off = cfg("forceSync=no\n");
+    assert!(!off.force_sync);
+    assert!(
+        off.warnings.iter().any(|w| w.contains("forceSync=no")),
+        "{:?}",
+        off.warnings
+    );
+    // ZooKeeper compares with "no" exactly: anything else keeps syncing, silently.
+    for on in ["yes", "NO", "false", ""] {
+        let config = cfg(&format!("forceSync={on}\n"));
+        assert!(config.force_sync, "forceSync={on}");
+        assert!(
+            config.warnings.is_empty(),
+            "forceSync={on}: {:?}",
+            config.warnings
+        );
+    }
+}
+
+#[test]
 fn unknown_whitelist_words_are_warned_about_but_kept_as_zookeeper_does() {
     let config = cfg("4lw.commands.whitelist=ruok, sttat,,\n");
     let words = BTreeSet::from(["ruok".to_owned(), "srvr".to_owned(), "sttat".to_owned()]);

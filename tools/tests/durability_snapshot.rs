@@ -282,41 +282,45 @@ impl Drop for SmallDisk {
     }
 }
 
+/// A server whose log directory is a 1 MiB loop-mounted filesystem, with 16 KiB segments.
+struct SmallDiskServer {
+    server: Server,
+    disk: SmallDisk,
+}
+
+impl SmallDiskServer {
+    /// Starts one for `test`, or prints why this machine cannot and returns None.
+    fn start(test: &str) -> Option<SmallDiskServer> {
+        if !corral_only(test) {
+            return None;
+        }
+        let disk = match SmallDisk::mount(1024) {
+            Ok(disk) => disk,
+            Err(why) => {
+                println!("{test}: skipped, {why}");
+                return None;
+            }
+        };
+        let log_dir = format!("dataLogDir={}", disk.path().display());
+        let server = Server::start_with(&[&log_dir, "preAllocSize=16"]);
+        Some(SmallDiskServer { server, disk })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_log_disk_fails_writes_but_not_reads_and_writes_resume() {
-    if !corral_only("a_full_log_disk_fails_writes_but_not_reads_and_writes_resume") {
+    let Some(SmallDiskServer { mut server, disk }) =
+        SmallDiskServer::start("a_full_log_disk_fails_writes_but_not_reads_and_writes_resume")
+    else {
         return;
-    }
-    let disk = match SmallDisk::mount(1024) {
-        Ok(disk) => disk,
-        Err(why) => {
-            println!(
-                "a_full_log_disk_fails_writes_but_not_reads_and_writes_resume: skipped, {why}"
-            );
-            return;
-        }
     };
-    let log_dir = format!("dataLogDir={}", disk.path().display());
-    let mut server = Server::start_with(&[&log_dir, "preAllocSize=16"]);
     let mut session = RawSession::connect(&server.address(), 30_000).await;
     assert_eq!(create(&mut session, "/full", b"0", 0).await, raw::err::OK);
     let ballast = disk.fill();
 
     // Writes go on into the segment and the spare prepared before the disk filled; then one
     // needs a new segment and fails.
-    let mut acknowledged = 0;
-    let mut failed = false;
-    for i in 1..=200 {
-        match set_data(&mut session, "/full", format!("{i}").as_bytes()).await {
-            0 => acknowledged = i,
-            SYSTEM_ERROR => {
-                failed = true;
-                break;
-            }
-            other => panic!("write {i}: unexpected error {other}"),
-        }
-    }
-    assert!(failed, "200 writes fit a full disk?\n{}", server.log());
+    let acknowledged = set_until_disk_full(&server, &mut session, "/full").await;
     assert!(
         server.log().contains("write-ahead log append failed"),
         "the failure is logged:\n{}",
@@ -360,12 +364,13 @@ async fn a_full_log_disk_fails_writes_but_not_reads_and_writes_resume() {
 
     let before = read_tree(&server.address()).await;
     assert_eq!(before["/full"].0, b"after");
-    assert_eq!(before["/full"].1.version, acknowledged + 1);
+    assert_eq!(before["/full"].1.version as usize, acknowledged + 1);
     server.restart();
     let mut after = read_tree(&server.address()).await;
     after.retain(|path, _| before.contains_key(path));
     assert_eq!(after, before, "every acknowledged write survives a restart");
     drop(server);
+    drop(disk);
 }
 
 /// Sets `path` until a write fails with SystemError (the disk is full); returns how many
@@ -383,20 +388,11 @@ async fn set_until_disk_full(server: &Server, session: &mut RawSession, path: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_that_cannot_be_logged_fails_and_the_session_lives_on() {
-    if !corral_only("a_close_that_cannot_be_logged_fails_and_the_session_lives_on") {
+    let Some(SmallDiskServer { server, disk }) =
+        SmallDiskServer::start("a_close_that_cannot_be_logged_fails_and_the_session_lives_on")
+    else {
         return;
-    }
-    let disk = match SmallDisk::mount(1024) {
-        Ok(disk) => disk,
-        Err(why) => {
-            println!(
-                "a_close_that_cannot_be_logged_fails_and_the_session_lives_on: skipped, {why}"
-            );
-            return;
-        }
     };
-    let log_dir = format!("dataLogDir={}", disk.path().display());
-    let server = Server::start_with(&[&log_dir, "preAllocSize=16"]);
     let address = server.address();
     let mut owner = RawSession::connect(&address, 30_000).await;
     assert_eq!(create(&mut owner, "/closing", b"0", 0).await, raw::err::OK);
@@ -445,6 +441,7 @@ async fn a_close_that_cannot_be_logged_fails_and_the_session_lives_on() {
         "the ephemeral node goes with the closed session"
     );
     drop(server);
+    drop(disk);
 }
 
 /// The numbers of the log line "snapshot PATH written (…; BYTES bytes in MS ms; N written, …)".

@@ -314,11 +314,16 @@ impl ActiveSegment {
         !self.sealed && self.write_offset + bytes + SECTOR_BYTES <= self.segment_bytes
     }
 
-    /// Writes one whole frame at the write offset and makes it durable with one fdatasync.
-    pub(crate) fn write_frame(&mut self, frame: &[u8]) -> Result<(), WalError> {
+    /// Writes one whole frame at the write offset and, if `sync`, makes it durable with one
+    /// fdatasync.
+    pub(crate) fn write_frame(&mut self, frame: &[u8], sync: bool) -> Result<(), WalError> {
         assert!(!self.sealed);
         assert!(self.write_offset + frame.len() as u64 + SECTOR_BYTES <= self.segment_bytes);
-        self.write_synced(frame, self.write_offset)?;
+        if sync {
+            self.write_synced(frame, self.write_offset)?;
+        } else {
+            self.write_unsynced(frame, self.write_offset)?;
+        }
         self.write_offset += frame.len() as u64;
         Ok(())
     }

@@ -35,6 +35,11 @@ pub struct WalOptions {
     pub segment_bytes: u64,
     /// Write with O_DIRECT (falling back to buffered writes where the filesystem refuses it).
     pub direct_io: bool,
+    /// fdatasync each appended frame before `append` returns (ZooKeeper's `forceSync`). Off,
+    /// an acknowledged append may be lost by a power failure or a kernel crash (not by a crash
+    /// of the process: the frame is written before `append` returns); only for measuring what
+    /// durability costs, as ZooKeeper's `forceSync=no` is.
+    pub force_sync: bool,
     /// Faults to inject into the WAL's file operations, for tests; `None` in production.
     pub faults: Option<Arc<FaultPlan>>,
 }
@@ -44,6 +49,7 @@ impl Default for WalOptions {
         WalOptions {
             segment_bytes: SEGMENT_BYTES_DEFAULT,
             direct_io: true,
+            force_sync: true,
             faults: None,
         }
     }
@@ -422,7 +428,7 @@ impl Wal {
         let record_count = entries.len() + usize::from(hard_state.is_some());
         assert!(decoded
             .is_ok_and(|frame| frame.records.len() == record_count && frame.frame_bytes == bytes));
-        let result = active.write_frame(self.buffer.as_slice());
+        let result = active.write_frame(self.buffer.as_slice(), self.options.force_sync);
         self.direct_io = active.direct_io;
         result.map_err(|error| (error, Damage::zero(place.offset, place.offset + bytes)))
     }

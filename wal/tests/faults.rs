@@ -303,3 +303,38 @@ fn a_fault_on_the_nth_write_fails_only_that_append() {
         assert_eq!(recovered.entries, entries(1, 2, 1, 10));
     }
 }
+
+#[test]
+fn without_force_sync_a_frame_is_written_but_never_synced() {
+    for (dir, options) in test_dirs(TEST_SEGMENT_BYTES) {
+        // Every sync of a frame fails: frames lie after the segment's header sector.
+        let frame_syncs_fail = || {
+            Arc::new(FaultPlan::new().fail(
+                FileOp::Sync,
+                Trigger::When(Box::new(|info| {
+                    info.has_extension("log") && info.offset >= SECTOR
+                })),
+                libc::EIO,
+            ))
+        };
+        let synced_dir = tempfile::tempdir().expect("dir");
+        let synced_plan = frame_syncs_fail();
+        let synced = with_plan(&options, &synced_plan);
+        let (mut wal, _) = Wal::open(synced_dir.path(), synced).expect("open");
+        assert!(wal.append(&refs(&entries(1, 1, 1, 10)), None).is_err());
+        assert_eq!(synced_plan.injected(), 1, "the plan hits the frame's sync");
+
+        let plan = frame_syncs_fail();
+        let unsynced = WalOptions {
+            force_sync: false,
+            ..with_plan(&options, &plan)
+        };
+        let (mut wal, _) = Wal::open(dir.path(), unsynced.clone()).expect("open");
+        // Three frames: a fourth would fill the segment, and a seal is still synced.
+        let written = append_frames(&mut wal, 1, 3);
+        assert_eq!(plan.injected(), 0, "no frame was synced");
+        drop(wal);
+        let (_, recovered) = Wal::open(dir.path(), unsynced).expect("reopen");
+        assert_eq!(recovered.entries, written);
+    }
+}

@@ -286,6 +286,7 @@ fn segment_sizes_that_are_not_whole_sectors_are_refused() {
         let options = WalOptions {
             segment_bytes,
             direct_io: false,
+            force_sync: true,
             faults: None,
         };
         assert!(matches!(
@@ -302,6 +303,7 @@ fn open_creates_missing_directories_and_removes_unfinished_segments() {
     let options = WalOptions {
         segment_bytes: TEST_SEGMENT_BYTES,
         direct_io: false,
+        force_sync: true,
         faults: None,
     };
     {

@@ -293,6 +293,7 @@ fn open_storage(
         &wal_dir,
         WalOptions {
             segment_bytes: config.wal_segment_bytes,
+            force_sync: config.force_sync,
             ..WalOptions::default()
         },
     )?;

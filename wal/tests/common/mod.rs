@@ -38,6 +38,7 @@ pub fn test_dirs(segment_bytes: u64) -> Vec<(TempDir, WalOptions)> {
             WalOptions {
                 segment_bytes,
                 direct_io: true,
+                force_sync: true,
                 faults: None,
             },
         ),
@@ -46,6 +47,7 @@ pub fn test_dirs(segment_bytes: u64) -> Vec<(TempDir, WalOptions)> {
             WalOptions {
                 segment_bytes,
                 direct_io: false,
+                force_sync: true,
                 faults: None,
             },
         ),
