@@ -71,10 +71,10 @@ pub const SNAPSHOT_BLOCK_BYTES_MAX: u32 = 16 * 1024 * 1024;
 const _: () = assert!(SNAPSHOT_BLOCK_BYTES > 0);
 const _: () = assert!(SNAPSHOT_BLOCK_BYTES <= SNAPSHOT_BLOCK_BYTES_MAX);
 
-/// Snapshot bytes written between two writeback steps: the writer starts writeback of each such
-/// range and waits for the one before, so the page cache never holds more than two of them and
-/// the final fdatasync flushes a few MiB, not the whole file in one burst that WAL syncs queue
-/// behind.
+/// Snapshot bytes written between two writeback steps where the filesystem refuses O_DIRECT (the
+/// writer then goes through the page cache): it starts writeback of each such range and waits
+/// for the one before, so the page cache never holds more than two of them and the final
+/// fdatasync flushes a few MiB, not the whole file in one burst that WAL syncs queue behind.
 pub const SNAPSHOT_WRITEBACK_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Default bandwidth a snapshot writer may use: a 190 MB snapshot of a million nodes then takes
@@ -84,6 +84,6 @@ pub const SNAPSHOT_WRITE_BYTES_PER_SECOND: u64 = 64 * 1000 * 1000;
 const _: () = assert!(SNAPSHOT_WRITEBACK_BYTES >= SNAPSHOT_BLOCK_BYTES as u64);
 const _: () = assert!(SNAPSHOT_WRITE_BYTES_PER_SECOND > 0);
 
-/// Nice value of the thread writing snapshots: the lowest priority short of SCHED_IDLE, which
-/// could starve it for as long as the shards stay busy and so keep the log from being released.
+/// Nice value of the thread writing snapshots where SCHED_IDLE is refused: the lowest priority
+/// a normal thread can have.
 pub const SNAPSHOT_THREAD_NICE: i32 = 19;

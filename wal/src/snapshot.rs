@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::aligned::AlignedBuffer;
 use crate::error::WalError;
 use crate::fault::FaultPlan;
 use crate::fileio::Files;
 use crate::limits::{
-    SNAPSHOT_BLOCK_BYTES, SNAPSHOT_BLOCK_BYTES_MAX, SNAPSHOT_THREAD_NICE, SNAPSHOT_WRITEBACK_BYTES,
-    SNAPSHOT_WRITE_BYTES_PER_SECOND,
+    SECTOR_BYTES as SECTOR, SNAPSHOT_BLOCK_BYTES, SNAPSHOT_BLOCK_BYTES_MAX, SNAPSHOT_THREAD_NICE,
+    SNAPSHOT_WRITEBACK_BYTES, SNAPSHOT_WRITE_BYTES_PER_SECOND,
 };
 
 const FILE_PREFIX: &str = "snapshot-";
@@ -74,24 +75,45 @@ fn into_io(error: WalError) -> std::io::Error {
     std::io::Error::new(kind, error)
 }
 
-/// Gives the calling thread the lowest CPU priority (nice 19), for a thread that writes
-/// snapshots: on a machine with few cores it then takes only the CPU that the shards and the
-/// WAL leave idle. A refusal is logged and otherwise ignored: the snapshot still gets written,
-/// only at the usual priority.
+/// Gives the calling thread, one that writes snapshots, the lowest CPU and I/O priorities, so
+/// that on a machine with few cores and one disk it takes only what the shards and the WAL leave
+/// idle. The CPU policy is SCHED_IDLE: unlike nice 19, a waking shard or WAL thread preempts it
+/// at once and the scheduler treats a core that runs only it as idle when placing a waking
+/// thread (it still gets a sliver of CPU under full load, so a snapshot always ends). Where
+/// SCHED_IDLE is refused, nice 19 instead. Its I/O goes in the idle class, which the block
+/// layer's mq-deadline and BFQ schedulers serve after the WAL's (no-op under "none").
+/// Refusals are logged and otherwise ignored: the snapshot still gets written.
 pub fn lower_thread_priority() {
-    // SAFETY: gettid takes no arguments and cannot fail.
-    let thread_id = unsafe { libc::syscall(libc::SYS_gettid) };
-    let Ok(thread_id) = libc::id_t::try_from(thread_id) else {
-        log::warn!("cannot lower the snapshot thread's priority: odd thread id {thread_id}");
-        return;
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 names the calling thread; `param` outlives the call.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        let error = std::io::Error::last_os_error();
+        log::info!("snapshot thread: SCHED_IDLE refused ({error}); nice {SNAPSHOT_THREAD_NICE}");
+        // SAFETY: plain integer arguments; on Linux PRIO_PROCESS with 0 names this thread.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, SNAPSHOT_THREAD_NICE) } != 0 {
+            let error = std::io::Error::last_os_error();
+            log::warn!("cannot lower the snapshot thread's priority: {error}");
+        }
+    }
+    // SAFETY: plain integer arguments; IOPRIO_WHO_PROCESS with 0 names the calling thread.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+        )
     };
-    // SAFETY: plain integer arguments; on Linux PRIO_PROCESS with a thread id names one thread.
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, thread_id, SNAPSHOT_THREAD_NICE) };
     if result != 0 {
         let error = std::io::Error::last_os_error();
-        log::warn!("cannot lower the snapshot thread's priority: {error}");
+        log::info!("snapshot thread: idle I/O priority refused ({error})");
     }
 }
+
+/// `ioprio_set` arguments (linux/ioprio.h; libc does not name them).
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+const IOPRIO_CLASS_IDLE: libc::c_int = 3;
+const IOPRIO_CLASS_SHIFT: libc::c_int = 13;
 
 /// The snapshot directory of a server.
 #[derive(Debug)]
@@ -185,25 +207,30 @@ impl SnapshotStore {
             .create_new(true)
             .open(&tmp_path)
             .map_err(|e| WalError::io(&tmp_path, 0, e))?;
+        let direct = enable_direct_io(&file, &tmp_path);
         let header = encode_header(index, term, SNAPSHOT_BLOCK_BYTES);
-        let mut writer = SnapshotWriter {
+        // Room for a leftover partial sector, a whole block, and the trailer with its padding.
+        let stage_bytes = 2 * SECTOR as usize + BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize;
+        let mut stage = AlignedBuffer::with_capacity(stage_bytes + TRAILER_BYTES);
+        // The header goes out with the first block.
+        stage.extend_from_slice(&header);
+        Ok(SnapshotWriter {
             file,
             tmp_path,
             info: SnapshotInfo { path, index, term },
             dir: self.dir.clone(),
             files: self.files.clone(),
             header_crc: crc_field(&header),
-            block: Vec::with_capacity(BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize),
+            direct,
+            stage,
+            block_start: None,
             file_offset: 0,
             blocks: 0,
             body_bytes: 0,
             failed: None,
             finished: false,
             pacing: Pacing::new(self.write_rate),
-        };
-        writer.write_file(&header)?;
-        writer.block.resize(BLOCK_HEADER_BYTES, 0);
-        Ok(writer)
+        })
     }
 
     /// Deletes all but the newest `keep` snapshots (at least one is always kept); returns what
@@ -295,7 +322,13 @@ fn encode_trailer(
 
 /// Writes a snapshot body (`impl Write`) into checksummed blocks of a `.tmp` file; `finish`
 /// makes it a snapshot. Dropped unfinished, it deletes its `.tmp` file.
-#[derive(Debug)]
+///
+/// The file is written with O_DIRECT where the filesystem allows it, one block (64 KiB) per
+/// write: the snapshot then neither fills the page cache nor leaves megabytes of writeback
+/// queued at the device in front of the WAL's small syncs; at most one block of it is ever in
+/// flight. O_DIRECT writes whole sectors at sector offsets, so the bytes of a block that end in
+/// a partial sector wait in `stage` for the next block, and the last sector is padded with zeros
+/// and the file cut back to its length before the final fdatasync.
 pub struct SnapshotWriter {
     file: File,
     tmp_path: PathBuf,
@@ -303,9 +336,15 @@ pub struct SnapshotWriter {
     dir: PathBuf,
     files: Files,
     header_crc: u32,
-    /// The block being filled: room for its header, then the body bytes so far.
-    block: Vec<u8>,
-    /// Bytes written to the file so far.
+    /// Whether the file is open with O_DIRECT (else it is written through the page cache).
+    direct: bool,
+    /// Bytes not yet in the file, which start at `file_offset`: under O_DIRECT the partial
+    /// sector left over from earlier writes, then the block being filled (its header's room,
+    /// then the body bytes so far).
+    stage: AlignedBuffer,
+    /// Where in `stage` the block being filled starts; `None` until a body byte comes for it.
+    block_start: Option<usize>,
+    /// Bytes written to the file so far (a multiple of the sector size under O_DIRECT).
     file_offset: u64,
     blocks: u64,
     body_bytes: u64,
@@ -316,14 +355,47 @@ pub struct SnapshotWriter {
     pacing: Pacing,
 }
 
-/// How a writer spreads its I/O over time: writeback in bounded ranges, and a bandwidth limit.
+impl std::fmt::Debug for SnapshotWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotWriter")
+            .field("tmp_path", &self.tmp_path)
+            .field("info", &self.info)
+            .field("direct", &self.direct)
+            .field("file_offset", &self.file_offset)
+            .field("blocks", &self.blocks)
+            .field("body_bytes", &self.body_bytes)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns on O_DIRECT for `file`; false when its filesystem refuses it (tmpfs, some FUSE), and
+/// the file is then written through the page cache as before.
+fn enable_direct_io(file: &File, path: &Path) -> bool {
+    let fd = file.as_raw_fd();
+    // SAFETY: the descriptor is owned by `file`, open for both calls; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags >= 0 && unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_DIRECT) } == 0 {
+        return true;
+    }
+    let error = std::io::Error::last_os_error();
+    log::info!(
+        "snapshot {} is written through the page cache: O_DIRECT refused ({error})",
+        path.display()
+    );
+    false
+}
+
+/// How a writer spreads its I/O over time: a bandwidth limit, and (through the page cache)
+/// writeback in bounded ranges.
 #[derive(Debug)]
 struct Pacing {
     started: Instant,
     write_rate: Option<u64>,
-    /// File bytes before this offset have had their writeback started.
+    /// File bytes before this offset have had their writeback started (page cache only).
     started_to: u64,
-    /// File bytes before this offset have reached the device.
+    /// File bytes before this offset have reached the device (page cache only).
     written_to: u64,
 }
 
@@ -337,10 +409,26 @@ impl Pacing {
         }
     }
 
-    /// Called after each block with the bytes written so far. Every `SNAPSHOT_WRITEBACK_BYTES`
-    /// it starts writeback of the new range and waits for the range before it; then it sleeps
-    /// as long as the writer is ahead of its bandwidth.
-    fn after_write(&mut self, file: &File, file_offset: u64) -> std::io::Result<()> {
+    /// Called after each write with the bytes written so far: through the page cache, starts
+    /// writeback as `writeback` says; then sleeps as long as the writer is ahead of its
+    /// bandwidth.
+    fn after_write(&mut self, file: &File, file_offset: u64, direct: bool) -> std::io::Result<()> {
+        if !direct {
+            self.writeback(file, file_offset)?;
+        }
+        if let Some(rate) = self.write_rate {
+            let due = Duration::from_secs_f64(file_offset as f64 / rate as f64);
+            if let Some(early) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(early);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every `SNAPSHOT_WRITEBACK_BYTES` starts writeback of the new range and waits for the
+    /// range before it, so the page cache never holds more than two ranges of the snapshot and
+    /// the final fdatasync flushes a few MiB, not the whole file in one burst.
+    fn writeback(&mut self, file: &File, file_offset: u64) -> std::io::Result<()> {
         if file_offset - self.started_to < SNAPSHOT_WRITEBACK_BYTES {
             return Ok(());
         }
@@ -363,12 +451,6 @@ impl Pacing {
             self.written_to = self.started_to;
         }
         self.started_to = file_offset;
-        if let Some(rate) = self.write_rate {
-            let due = Duration::from_secs_f64(file_offset as f64 / rate as f64);
-            if let Some(early) = due.checked_sub(self.started.elapsed()) {
-                std::thread::sleep(early);
-            }
-        }
         Ok(())
     }
 }
@@ -400,39 +482,63 @@ impl SnapshotWriter {
         Some(WalError::io(&self.tmp_path, offset, source))
     }
 
-    fn write_file(&mut self, bytes: &[u8]) -> Result<(), WalError> {
+    /// Records the first failure at the current offset; every later call fails the same way.
+    fn fail(&mut self, source: std::io::Error) -> WalError {
+        self.failed = Some((self.file_offset, source.kind(), source.to_string()));
+        WalError::io(&self.tmp_path, self.file_offset, source)
+    }
+
+    /// Writes what of `stage` can go out now: all of it through the page cache, its whole
+    /// sectors under O_DIRECT (the rest stays, moved to the front). Then paces.
+    fn write_out(&mut self) -> Result<(), WalError> {
         if let Some(error) = self.earlier_failure() {
             return Err(error);
         }
+        let staged = self.stage.len();
+        let ready = if self.direct {
+            staged / SECTOR as usize * SECTOR as usize
+        } else {
+            staged
+        };
+        if ready == 0 {
+            return Ok(());
+        }
+        let bytes = &self.stage.as_slice()[..ready];
         let written = self
             .files
             .write_at(&self.file, &self.tmp_path, bytes, self.file_offset);
         if let Err(source) = written {
-            self.failed = Some((self.file_offset, source.kind(), source.to_string()));
-            return Err(WalError::io(&self.tmp_path, self.file_offset, source));
+            return Err(self.fail(source));
         }
-        self.file_offset += bytes.len() as u64;
+        self.file_offset += ready as u64;
+        // Under O_DIRECT less than a sector is left; it moves to the front of the stage.
+        let mut rest = [0u8; SECTOR as usize];
+        let rest_bytes = staged - ready;
+        rest[..rest_bytes].copy_from_slice(&self.stage.as_slice()[ready..]);
+        self.stage.clear();
+        self.stage.extend_from_slice(&rest[..rest_bytes]);
+        if let Err(source) = self
+            .pacing
+            .after_write(&self.file, self.file_offset, self.direct)
+        {
+            // Writeback of bytes already written failed: what the file holds is unknown.
+            return Err(self.fail(source));
+        }
         Ok(())
     }
 
-    /// Writes the block being filled, if it holds any body.
+    /// Seals the block being filled, if any, and writes it out.
     fn flush_block(&mut self) -> Result<(), WalError> {
-        if self.block.len() == BLOCK_HEADER_BYTES {
-            return Ok(());
-        }
-        assert!(self.block.len() <= BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize);
-        let mut block = std::mem::take(&mut self.block);
-        seal_block(&mut block, self.blocks, self.header_crc);
-        let written = self.write_file(&block);
-        block.truncate(BLOCK_HEADER_BYTES);
-        self.block = block;
-        written?;
+        let Some(start) = self.block_start.take() else {
+            return self.earlier_failure().map_or(Ok(()), Err);
+        };
+        let block_bytes = self.stage.len() - start;
+        assert!(block_bytes > BLOCK_HEADER_BYTES);
+        assert!(block_bytes <= BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize);
+        let image = &mut self.stage.as_mut_slice()[start..];
+        seal_block(image, self.blocks, self.header_crc);
+        self.write_out()?;
         self.blocks += 1;
-        if let Err(source) = self.pacing.after_write(&self.file, self.file_offset) {
-            // Writeback of bytes already written failed: what the file holds is unknown.
-            self.failed = Some((self.file_offset, source.kind(), source.to_string()));
-            return Err(WalError::io(&self.tmp_path, self.file_offset, source));
-        }
         Ok(())
     }
 
@@ -448,9 +554,20 @@ impl SnapshotWriter {
             info.index,
             info.term,
         );
-        self.write_file(&trailer)?;
-        let offset = self.file_offset;
-        self.files.sync_data(&self.file, &self.tmp_path, offset)?;
+        self.stage.extend_from_slice(&trailer);
+        let length = self.file_offset + self.stage.len() as u64;
+        if self.direct {
+            // O_DIRECT writes whole sectors: the zeros padding the last one are cut off below.
+            let padding = length.next_multiple_of(SECTOR) - length;
+            self.stage.extend_zeros(padding as usize);
+        }
+        self.write_out()?;
+        if self.file_offset != length {
+            if let Err(source) = self.file.set_len(length) {
+                return Err(self.fail(source));
+            }
+        }
+        self.files.sync_data(&self.file, &self.tmp_path, length)?;
         self.files.rename(&self.tmp_path, &self.info.path)?;
         self.finished = true;
         self.files.sync_dir(&self.dir)?;
@@ -460,16 +577,28 @@ impl SnapshotWriter {
 
 impl Write for SnapshotWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let room = BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize - self.block.len();
+        if let Some(error) = self.earlier_failure() {
+            return Err(into_io(error));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let start = match self.block_start {
+            Some(start) => start,
+            None => {
+                let start = self.stage.len();
+                self.stage.extend_zeros(BLOCK_HEADER_BYTES);
+                self.block_start = Some(start);
+                start
+            }
+        };
+        let room = start + BLOCK_HEADER_BYTES + SNAPSHOT_BLOCK_BYTES as usize - self.stage.len();
         if room == 0 {
             self.flush_block().map_err(into_io)?;
             return self.write(buf);
         }
-        if let Some(error) = self.earlier_failure() {
-            return Err(into_io(error));
-        }
         let taken = buf.len().min(room);
-        self.block.extend_from_slice(&buf[..taken]);
+        self.stage.extend_from_slice(&buf[..taken]);
         self.body_bytes += taken as u64;
         Ok(taken)
     }
@@ -808,4 +937,36 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under O_DIRECT (where the test's filesystem allows it) every write is whole sectors at a
+    /// sector offset, and the finished file still ends exactly at its trailer.
+    #[test]
+    fn writes_are_whole_sectors_and_the_file_ends_at_its_trailer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SnapshotStore::open(dir.path()).expect("open");
+        store.set_write_rate(None);
+        let mut writer = store.create(3, 1).expect("create");
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for piece in body.chunks(7_777) {
+            writer.write_all(piece).expect("write");
+            if writer.direct {
+                assert_eq!(writer.file_offset % SECTOR, 0);
+            }
+        }
+        let info = writer.finish().expect("finish");
+        let blocks = body.len().div_ceil(SNAPSHOT_BLOCK_BYTES as usize);
+        let length = HEADER_BYTES + blocks * BLOCK_HEADER_BYTES + body.len() + TRAILER_BYTES;
+        let metadata = std::fs::metadata(&info.path).expect("stat");
+        assert_eq!(metadata.len(), length as u64);
+        let mut reader = SnapshotReader::open(&info.path).expect("open");
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).expect("read");
+        assert_eq!(read, body);
+        assert_eq!(reader.finish(), Ok(()));
+    }
 }
