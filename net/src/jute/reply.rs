@@ -203,18 +203,13 @@ pub fn encode_write_reply(
             write_multi(writer, xid, zxid, multi, results);
             return;
         }
-        let mut body = Vec::new();
-        match write_single_body(&mut Writer::new(&mut body), shape, result) {
-            Ok(()) => {
-                reply_header(writer, xid, zxid, ErrorCode::Ok);
-                writer.bytes.extend_from_slice(&body);
-            }
-            Err(mismatch) => {
-                log::error!(
-                    "write result {result:?} does not fit reply shape {shape:?}: {mismatch}"
-                );
-                reply_header(writer, xid, zxid, ErrorCode::SystemError);
-            }
+        // Written in place (no body buffer per reply); a mismatch is rolled back.
+        let start = writer.bytes.len();
+        reply_header(writer, xid, zxid, ErrorCode::Ok);
+        if let Err(mismatch) = write_single_body(writer, shape, result) {
+            log::error!("write result {result:?} does not fit reply shape {shape:?}: {mismatch}");
+            writer.bytes.truncate(start);
+            reply_header(writer, xid, zxid, ErrorCode::SystemError);
         }
     });
 }
@@ -270,14 +265,14 @@ fn write_multi(
             return;
         }
     } else if first_failure.is_none() {
-        let mut body = Vec::new();
-        if write_multi_success(&mut Writer::new(&mut body), &shape.ops, results).is_err() {
+        let start = writer.bytes.len();
+        reply_header(writer, xid, zxid, ErrorCode::Ok);
+        if write_multi_success(writer, &shape.ops, results).is_err() {
             log::error!("multi results {results:?} do not fit reply shape {shape:?}");
+            writer.bytes.truncate(start);
             reply_header(writer, xid, zxid, ErrorCode::SystemError);
             return;
         }
-        reply_header(writer, xid, zxid, ErrorCode::Ok);
-        writer.bytes.extend_from_slice(&body);
         multi_end(writer);
         return;
     }

@@ -253,11 +253,11 @@ impl FrameReader {
     }
 
     /// The body of a frame whose length prefix was `prefix`; valid until the next read.
-    async fn body<R: AsyncRead + Unpin>(
-        &mut self,
+    async fn body<'frame, R: AsyncRead + Unpin>(
+        &'frame mut self,
         reader: &mut R,
         prefix: [u8; 4],
-    ) -> Result<&[u8], String> {
+    ) -> Result<&'frame [u8], String> {
         let length = i32::from_be_bytes(prefix);
         if length < 0 || length as usize > self.frame_bytes_max {
             return Err(format!(
@@ -316,11 +316,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if conn.closing.get() || conn.reading_stopped.get() {
             return Ok(());
         }
+        let (frames_ref, reader_ref) = (&mut frames, &mut reader);
         let next = future::or(
-            async {
-                let prefix = frames.prefix(&mut reader).await?;
-                let body = frames.body(&mut reader, prefix).await?;
-                Ok::<_, String>(Some(body.to_vec()))
+            async move {
+                let prefix = frames_ref.prefix(reader_ref).await?;
+                // The frame is handled where it lies in the read buffer, without a copy.
+                let body = FrameReader::body(frames_ref, reader_ref, prefix).await?;
+                Ok::<_, String>(Some(body))
             },
             async {
                 while !(conn.closing.get() || conn.reading_stopped.get()) {
@@ -333,7 +335,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let Some(frame) = next else {
             return Ok(());
         };
-        frames.shrink();
         conn.touched.set(true);
         conn.stats.received.fetch_add(1, Ordering::Relaxed);
         shard
@@ -341,7 +342,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
             .stats
             .packets_received
             .fetch_add(1, Ordering::Relaxed);
-        handle_frame(shard, conn, &frame).await?;
+        handle_frame(shard, conn, frame).await?;
+        frames.shrink();
     }
 }
 

@@ -18,7 +18,8 @@ const STATE_SYNC_CONNECTED: i32 = 3;
 pub fn execute(shard: &Shard, conn: &Conn, xid: i32, request: Request) {
     let state = shard.state();
     let zxid = state.last_zxid();
-    let auth = conn.auth.borrow().clone();
+    // Borrowed, not cloned: nothing on the read path changes a connection's identities.
+    let auth = conn.auth.borrow();
     match request {
         Request::Ping => conn.push_output(|out| encode_ping_reply(out, zxid)),
         Request::Exists { path, watch } => {
