@@ -5,14 +5,15 @@
 #
 # Steps: install dependencies, cargo fmt, cargo clippy, cargo build --release, cargo tests,
 # then start one server and run kazoo's own test suite (from its source distribution) and the
-# zkCli.sh and cli_mt scripted sessions against it. Each step prints a header; a summary
+# zkCli.sh and cli_mt scripted sessions against it, then `corral-bench compare --quick` (a
+# check that the benchmark runs and reports well-formed results, never a speed). Each step prints a header; a summary
 # table comes last; the exit status is non-zero if any step failed.
 #
 # Environment:
 #   CORRAL_TEST_AGAINST_ZK=1  run the server-based steps against Apache ZooKeeper 3.8 (Debian's
 #                             package) instead of Corral, to compare behaviour side by side.
 #   CORRAL_CI_STEPS=a,b,...   run only these steps (default: all): deps fmt clippy build test
-#                             kazoo clients. The server starts if kazoo or clients is selected.
+#                             kazoo clients bench. The server starts if kazoo or clients is selected.
 #   CORRAL_CI_DIR=DIR         where the venv, downloads, logs and junit files go
 #                             (default: $CARGO_TARGET_DIR/ci, else target/ci).
 #   KAZOO_PYTEST_ARGS="..."   extra pytest arguments, e.g. "-k TestClient" while debugging.
@@ -43,7 +44,7 @@ SERVER_STOP_TIMEOUT_S=30
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 ci_dir="${CORRAL_CI_DIR:-$target_dir/ci}"
 against_zk="${CORRAL_TEST_AGAINST_ZK:-0}"
-steps="${CORRAL_CI_STEPS:-deps,fmt,clippy,build,test,kazoo,clients}"
+steps="${CORRAL_CI_STEPS:-deps,fmt,clippy,build,test,kazoo,clients,bench}"
 venv="$ci_dir/venv"
 run_id="$(date +%Y%m%d-%H%M%S)-$$"
 run_dir="$ci_dir/runs/$run_id"
@@ -179,6 +180,8 @@ step_build() {
     ls -l "$target_dir/release/corral"
 }
 step_test() {
+    # The bench crate's tests start this server binary (built by the build step).
+    export CORRAL_BIN="${CORRAL_BIN:-$target_dir/release/corral}"
     if cargo nextest --version >/dev/null 2>&1; then
         echo "using cargo-nextest (plus doc tests via cargo test --doc)"
         cargo nextest run --workspace --no-fail-fast
@@ -187,6 +190,14 @@ step_test() {
         echo "cargo-nextest not installed; using cargo test"
         cargo test --workspace --no-fail-fast
     fi
+}
+
+# The quick side-by-side comparison with Apache ZooKeeper; its script checks the output.
+step_bench() {
+    cargo build --release --bin corral --bin corral-bench
+    mkdir -p "$run_dir/bench-data"
+    CORRAL_BENCH_DIR="$run_dir/bench-data" bash bench/scripts/ci-quick.sh "$target_dir/release" \
+        "$run_dir/bench"
 }
 
 # ---- the server under test ----------------------------------------------------------------
@@ -407,6 +418,13 @@ main() {
         else
             wants kazoo && skip_step "kazoo test suite" "the server did not start"
             wants clients && skip_step "zkCli.sh and cli_mt sessions" "the server did not start"
+        fi
+    fi
+    if wants bench; then
+        if [[ "$build_ok" == 0 ]]; then
+            skip_step "corral-bench compare --quick" "the build failed"
+        else
+            run_step "corral-bench compare --quick" step_bench
         fi
     fi
     print_summary "$started"

@@ -4,6 +4,7 @@
 //! - [`client`]: a pipelined ZooKeeper protocol client built on the jute codec of `corral-net`.
 //! - [`workload`]: what each session sends (set, get, create, multi, watch fan-out, …).
 //! - [`run`]: one run of a workload against any ZooKeeper-compatible server, closed or open loop.
+//! - [`histogram`]: per-thread latency recording and its summary (percentiles, the plot curve).
 //! - [`results`]: what a run measured, as written to JSON.
 //! - [`servers`]: starting, probing and stopping Corral and Apache ZooKeeper for a comparison.
 //! - [`compare`]: the side-by-side comparison with Apache ZooKeeper.
@@ -15,8 +16,10 @@
 //!
 //! # Binaries
 //! - `corral-bench` (`src/bin/corral-bench.rs`): `run` one workload, or `compare` with ZooKeeper.
-//! - `benches/` (criterion): WAL append + fdatasync, jute codec, tree apply, root publish, watch
-//!   fan-out.
+//! - `benches/` (criterion): WAL append + fdatasync, jute codec, tree apply at 1M znodes (with
+//!   and without a held root), root publish, watch fan-out to 10k watchers;
+//!   `CORRAL_BENCH_CLOCK=cpu` times the single-threaded ones by thread CPU time, for a busy
+//!   machine.
 //! - `examples/wal_rate.rs`: the WAL appends for a fixed time, one line per size, for scripts.
 //! - `examples/populate.rs`: creates N znodes of V bytes on any ZooKeeper-compatible server.
 //! - `examples/ready_probe.rs`: waits until a server answers a `get` of a given node.
@@ -24,6 +27,7 @@
 
 pub mod client;
 pub mod compare;
+pub mod histogram;
 pub mod limits;
 pub mod report;
 pub mod results;
