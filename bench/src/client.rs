@@ -400,6 +400,21 @@ pub fn decode_multi(body: &[u8]) -> ClientResult<i32> {
     Ok(first_error)
 }
 
+/// Checks that a reply with `xid` answers `oldest`, the oldest outstanding request (its xid
+/// and what the caller keeps with it; `None`: nothing was outstanding), since replies come back
+/// in request order; returns what the caller kept.
+pub fn expect_reply<T>(oldest: Option<(i32, T)>, xid: i32) -> ClientResult<T> {
+    match oldest {
+        None => Err(ClientError::Protocol(format!(
+            "reply xid {xid} with no request outstanding"
+        ))),
+        Some((expected, _)) if expected != xid => Err(ClientError::Protocol(format!(
+            "reply xid {xid} while expecting {expected}"
+        ))),
+        Some((_, kept)) => Ok(kept),
+    }
+}
+
 /// Checks that a reply body to `request_opcode` parses, without allocating, and returns the
 /// operation's error (the header's, or a failed multi's).
 pub fn check_reply(request_opcode: i32, header_err: i32, body: &[u8]) -> ClientResult<i32> {

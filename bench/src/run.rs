@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use corral_net::jute::xid;
 
-use crate::client::{check_reply, ClientError, ClientResult, Session};
+use crate::client::{check_reply, expect_reply, ClientError, ClientResult, Session};
 use crate::histogram::{Recorder, Window};
 use crate::limits::{
     CLIENTS_MAX, DRAIN_TIMEOUT, IN_FLIGHT_MAX, OPEN_LOOP_OUTSTANDING_MAX, PROGRESS_INTERVAL,
@@ -512,18 +512,11 @@ impl SessionRunner {
                 xid::PING | xid::NOTIFICATION => continue,
                 _ => {}
             }
-            let Some((expected, code, started)) = self.pending.pop_front() else {
-                return Err(ClientError::Protocol(format!(
-                    "unexpected xid {}",
-                    frame.xid
-                )));
-            };
-            if frame.xid != expected {
-                return Err(ClientError::Protocol(format!(
-                    "reply xid {} while expecting {expected}",
-                    frame.xid
-                )));
-            }
+            let oldest = self.pending.pop_front();
+            let (code, started) = expect_reply(
+                oldest.map(|(xid, code, started)| (xid, (code, started))),
+                frame.xid,
+            )?;
             match check_reply(code, frame.err, session.body(&frame))? {
                 0 => recorder.success(started, now),
                 err => recorder.error(now, err),

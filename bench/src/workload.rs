@@ -434,18 +434,7 @@ pub async fn pipelined<'p>(
         if frame.xid < 0 {
             continue;
         }
-        let Some((expected, code)) = outstanding.pop_front() else {
-            return Err(ClientError::Protocol(format!(
-                "unexpected reply {}",
-                frame.xid
-            )));
-        };
-        if frame.xid != expected {
-            return Err(ClientError::Protocol(format!(
-                "reply xid {} while expecting {expected}",
-                frame.xid
-            )));
-        }
+        let code = crate::client::expect_reply(outstanding.pop_front(), frame.xid)?;
         let err = crate::client::check_reply(code, frame.err, session.body(&frame))?;
         if err != 0 && !tolerated.contains(&err) {
             return Err(ClientError::Server {

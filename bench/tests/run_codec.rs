@@ -165,3 +165,23 @@ fn watch_event_decodes() {
         (3, 3, "/w/x")
     );
 }
+
+#[test]
+fn a_reply_must_answer_the_oldest_outstanding_request() {
+    use corral_bench::client::expect_reply;
+    assert_eq!(expect_reply(Some((7, "kept")), 7).ok(), Some("kept"));
+    let out_of_order = expect_reply(Some((7, ())), 8).err().map(|e| e.to_string());
+    assert!(
+        out_of_order
+            .as_deref()
+            .is_some_and(|m| m.contains("reply xid 8 while expecting 7")),
+        "{out_of_order:?}"
+    );
+    let unasked = expect_reply::<()>(None, 3).err().map(|e| e.to_string());
+    assert!(
+        unasked
+            .as_deref()
+            .is_some_and(|m| m.contains("reply xid 3 with no request outstanding")),
+        "{unasked:?}"
+    );
+}
