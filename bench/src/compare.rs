@@ -60,6 +60,7 @@ pub fn main(args: CompareArgs) -> Result<(), Error> {
     let corral_binary = servers::find_corral_binary(args.corral.as_deref())?;
     let mut settings = ServerSettings::new(corral_binary);
     settings.zookeeper_heap = args.zk_heap.clone();
+    settings.corral_cores = args.corral_cores;
     let results = run_comparison(&plan, &settings)?;
     let failures = results
         .notes

@@ -71,6 +71,8 @@ pub struct ServerSettings {
     pub zookeeper_heap: String,
     /// Lines of every `zoo.cfg`, as `key → value`; a start may replace or add keys.
     pub config: BTreeMap<String, String>,
+    /// Corral's shard count (`--cores`); `None` leaves Corral's default, one per core.
+    pub corral_cores: Option<u32>,
 }
 
 impl ServerSettings {
@@ -93,6 +95,7 @@ impl ServerSettings {
             zookeeper_classpath: ZOOKEEPER_CLASSPATH.to_string(),
             zookeeper_heap: ZOOKEEPER_HEAP.to_string(),
             config,
+            corral_cores: None,
         }
     }
 }
@@ -315,9 +318,11 @@ impl Server {
     fn launch_corral(&mut self, deadline: Instant) -> Result<(), Error> {
         let config = self.write_config(0)?;
         let mut command = Command::new(&self.settings.corral_binary);
+        command.arg("--config").arg(&config);
+        if let Some(cores) = self.settings.corral_cores {
+            command.arg(format!("--cores={cores}"));
+        }
         command
-            .arg("--config")
-            .arg(&config)
             .env("CORRAL_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -170,3 +170,30 @@ fn a_measured_run_adds_the_servers_memory() {
         .unwrap_or(0.0);
     assert!((per_op - cpu * 1e6 / result.ops as f64).abs() < 1e-6);
 }
+
+/// Threads of a running process, from /proc.
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
+}
+
+#[test]
+fn corral_cores_sets_corral_s_shard_count() {
+    let dir = scratch();
+    let threads_with = |cores: u32| {
+        let mut settings = settings();
+        settings.corral_cores = Some(cores);
+        let server = Server::start(Target::Corral, &settings, dir.path(), &[])
+            .unwrap_or_else(|e| panic!("start with --cores={cores}: {e}"));
+        assert!(
+            probe_once(server.address(), "/"),
+            "--cores={cores}: not serving"
+        );
+        let pid = server.pid().unwrap_or_else(|| panic!("no pid"));
+        thread_count(pid)
+    };
+    let one = threads_with(1);
+    let two = threads_with(2);
+    assert!(one > 0, "no threads read for the one-shard server");
+    // Each shard runs on threads of its own (its executor's, and glommio's helpers).
+    assert!(two > one, "threads with one shard {one}, with two {two}");
+}

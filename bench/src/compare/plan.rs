@@ -49,6 +49,9 @@ pub struct CompareArgs {
     /// ZooKeeper's Java heap (-Xmx).
     #[arg(long, default_value = ZOOKEEPER_HEAP)]
     pub zk_heap: String,
+    /// Corral's shards (its `--cores`) [default: Corral's own, one per core].
+    #[arg(long)]
+    pub corral_cores: Option<u32>,
     /// Load-generator threads per run.
     #[arg(long, default_value_t = 1)]
     pub threads: u32,
