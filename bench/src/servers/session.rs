@@ -7,8 +7,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use corral_engine::wire::{Reader, Writer};
+use corral_engine::wire::Writer;
 use corral_net::jute::opcode;
+
+use crate::client::{decode_connect_response, decode_reply_header, encode_connect_request, Op};
 
 use crate::limits::{
     COMPARE_POPULATE_SESSIONS, COMPARE_POPULATE_WINDOW, COMPARE_REPLY_BYTES_MAX,
@@ -22,8 +24,8 @@ use crate::Error;
 const ERROR_OK: i32 = 0;
 /// ZooKeeper's error code of a create whose node already exists.
 const ERROR_NODE_EXISTS: i32 = -110;
-/// The `world:anyone` ACL with every permission, the ACL every benchmark node carries.
-const PERMS_ALL: i32 = 31;
+/// Bytes of a reply header: xid, zxid, err.
+const REPLY_HEADER_BYTES: usize = 16;
 
 /// One reply: its header and its body.
 pub struct Reply {
@@ -58,27 +60,12 @@ impl Session {
     }
 
     fn handshake(&mut self) -> Result<(), Error> {
-        // The connect request is the one frame without a request header.
-        let mut body = Vec::new();
-        Writer::new(&mut body)
-            .i32(0) // protocolVersion
-            .i64(0) // lastZxidSeen
-            .i32(COMPARE_SESSION_TIMEOUT_MS)
-            .i64(0) // sessionId: a new session
-            .buffer(&[0; 16]) // passwd
-            .bool(false); // readOnly
         self.out.clear();
-        self.out
-            .extend_from_slice(&(body.len() as u32).to_be_bytes());
-        self.out.extend_from_slice(&body);
+        encode_connect_request(COMPARE_SESSION_TIMEOUT_MS, &mut self.out);
         self.flush()?;
-        let body = self.read_frame()?;
-        let mut reader = Reader::new(&body);
-        let _protocol_version = reader.read_i32()?;
-        let timeout_ms = reader.read_i32()?;
-        let session_id = reader.read_i64()?;
+        let response = decode_connect_response(&self.read_frame()?)?;
         // A server that refuses the session answers with a zero timeout and session id.
-        if timeout_ms <= 0 || session_id == 0 {
+        if response.session_id == 0 {
             return Err("the server refused the session".into());
         }
         Ok(())
@@ -92,14 +79,13 @@ impl Session {
     }
 
     /// Queues a request (not sent until `flush`) and returns its xid.
-    pub fn queue(&mut self, op: i32, body: impl FnOnce(&mut Writer<'_>)) -> i32 {
+    pub fn queue(&mut self, op: &Op<'_>) -> i32 {
         let xid = self.next_xid;
         self.next_xid = self.next_xid.wrapping_add(1).max(1);
         let start = self.out.len();
         self.out.extend_from_slice(&[0; 4]);
-        let mut writer = Writer::new(&mut self.out);
-        writer.i32(xid).i32(op);
-        body(&mut writer);
+        Writer::new(&mut self.out).i32(xid).i32(op.opcode());
+        op.encode_body_into(&mut self.out);
         let length = (self.out.len() - start - 4) as u32;
         self.out[start..start + 4].copy_from_slice(&length.to_be_bytes());
         xid
@@ -116,19 +102,15 @@ impl Session {
     pub fn read_reply(&mut self) -> Result<Reply, Error> {
         loop {
             let body = self.read_frame()?;
-            let mut reader = Reader::new(&body);
-            let xid = reader.read_i32()?;
-            let zxid = reader.read_i64()?;
-            let err = reader.read_i32()?;
+            let (xid, zxid, err) = decode_reply_header(&body)?;
             if xid < 0 {
                 continue;
             }
-            let offset = reader.offset();
             return Ok(Reply {
                 xid,
                 zxid,
                 err,
-                body: body[offset..].to_vec(),
+                body: body[REPLY_HEADER_BYTES..].to_vec(),
             });
         }
     }
@@ -147,23 +129,24 @@ impl Session {
 
     /// Queues a persistent create of `path` holding `data`, readable and writable by anyone.
     pub fn queue_create(&mut self, path: &str, data: &[u8]) -> i32 {
-        self.queue(opcode::CREATE, |writer| {
-            writer.string(path).buffer(data).i32(1);
-            writer.i32(PERMS_ALL).string("world").string("anyone");
-            writer.i32(0); // flags: persistent
+        self.queue(&Op::Create {
+            path,
+            data,
+            flags: 0,
         })
     }
 
     /// Queues a `getData` of `path` without a watch.
     pub fn queue_get_data(&mut self, path: &str) -> i32 {
-        self.queue(opcode::GET_DATA, |writer| {
-            writer.string(path).bool(false);
-        })
+        self.queue(&Op::GetData { path, watch: false })
     }
 
     /// Ends the session politely, so that the server does not keep it until it times out.
     pub fn close(mut self) -> Result<(), Error> {
-        self.queue(opcode::CLOSE_SESSION, |_| {});
+        self.queue(&Op::Raw {
+            opcode: opcode::CLOSE_SESSION,
+            body: &[],
+        });
         self.flush()?;
         self.read_reply()?;
         Ok(())
